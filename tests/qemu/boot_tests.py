@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""QEMU boot tests: boot the kernel under each firmware, machine, memory
+size and load address we support, and check what it reports.
+
+Each case runs `scripts/run --no-build` with a timeout and asserts on the
+exit status (the kernel's shutdown reason) and on the boot banner: the memory
+map it parsed from the device tree, the devices it found, that the timer and
+the PLIC really interrupted, and that the init program checked out. Cases
+run in parallel. Ends with `N passed, N failed`.
+
+    tests/qemu/boot_tests.py [-j JOBS] [-k SUBSTRING] [-v]
+"""
+import argparse
+import concurrent.futures
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUN = os.path.join(ROOT, "scripts", "run")
+TIMEOUT = 60
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+def virt_common(mem_bytes, extra=()):
+    """What every healthy boot on -M virt must print."""
+    base = 0x80000000
+    return [
+        rf"memory: {base:#018x}-{base + mem_bytes:#018x}",
+        r"console: ns16550a",
+        r"timebase: 10000000 Hz",
+        r"uart: ns16550a @0x10000000 irq 10 shift 0 width 1 \(stdout\)",
+        r"plic: 0xc000000, \d+ sources, S-context 1",
+        r"test-finisher: 0x100000",
+        r"reserved: 0x0000000080000000-0x00000000800[0-9a-f]{5} mmode_resv",
+        r"timer: [5-9] ticks at 100 Hz",
+        r"plic: uart irq 10 delivered",
+        r"init: init: RISC-V ELF64 executable, entry 0x10000",
+        r"NewSys: boot complete",
+        r"NewSys: shutdown \(ok, exit status 0\)",
+    ] + list(extra)
+
+
+def count(pattern, n):
+    return ("count", pattern, n)
+
+
+CASES = [
+    # name, run arguments, expected exit status, expectations
+    ("virt-fw_jump", ["--bios", "jump"], 0,
+     virt_common(256 * MiB, [r"loaded at 0x80200000", count(r"virtio-mmio: 0x1000[1-8]000 irq [1-8]", 8)])),
+    ("virt-fw_dynamic", ["--bios", "dynamic"], 0, virt_common(256 * MiB)),
+    ("virt-qemu-firmware", ["--bios", "qemu"], 0, virt_common(256 * MiB)),
+    ("virt-128M", ["--mem", "128M"], 0,
+     virt_common(128 * MiB, [r"\(128 MiB\)", r"frames: 3[0-9]{4} free of 32768"])),
+    ("virt-2G", ["--mem", "2G"], 0,
+     virt_common(2 * GiB, [r"\(2 GiB\)", r"frames: 52[0-9]{4} free of 524288"])),
+    ("virt-smp4", ["--smp", "4"], 0,
+     virt_common(256 * MiB, [r"harts: 4, boot hart 0 \(index 0\) \[0\] \[1\] \[2\] \[3\]"])),
+    ("virt-load-0x80600000", ["--bios", "dynamic", "--load-addr", "0x80600000", "--mem", "2G"], 0,
+     virt_common(2 * GiB, [r"loaded at 0x80600000",
+                           r"reserved: 0x0000000080600000-0x00000000806[0-9a-f]{5} kernel"])),
+    ("virt-load-0x81235000", ["--bios", "qemu", "--load-addr", "0x81235000", "--append",
+                              "selftest=wx"], 0,
+     virt_common(256 * MiB, [r"loaded at 0x81235000", r"selftest wx: passed"])),
+    ("virt-selftest-wx", ["--append", "selftest=wx"], 0,
+     virt_common(256 * MiB, [r"write to kernel text at 0xffffffff8\w+ faulted",
+                             r"write to kernel rodata at \w+ faulted",
+                             r"write to direct-map alias of text at 0xffffffc\w+ faulted",
+                             r"read of the stack guard page faulted",
+                             r"0 writable\+executable pages", r"selftest wx: passed"])),
+    ("virt-selftest-panic", ["--append", "selftest=panic"], 11,
+     [r"PANIC: unexpected kernel trap: store/AMO page fault",
+      r"scause 000000000000000f sepc ffffffff8\w+ stval 0000000000000000",
+      r"bt #0: ffffffff8\w+", r"NewSys: shutdown \(panic, exit status 11\)"]),
+    ("virt-selftest-stack-overflow", ["--append", "selftest=stack"], 11,
+     [r"PANIC: kernel stack overflow", r"NewSys: shutdown \(panic, exit status 11\)"]),
+    ("virt-missing-init", ["--init", "no-such-program"], 10,
+     [r"init: no-such-program: ", r"NewSys: boot FAILED",
+      r"NewSys: shutdown \(failure, exit status 10\)"]),
+    ("sifive_u", ["--machine", "sifive_u"], 0,
+     [r"model: SiFive HiFive Unleashed", r"console: sifive,uart0",
+      r"memory: 0x0000000080000000-0x0000000090000000 \(256 MiB\)",
+      r"timebase: 1000000 Hz", r"harts: 2, boot hart 1 \(index 1\) \[0 no-mmu disabled\] \[1\]",
+      r"uart: sifive,uart0 @0x10010000 irq 4 shift 0 width 1 \(stdout\)",
+      r"plic: 0xc000000, \d+ sources, S-context 2", r"timer: [5-9] ticks at 100 Hz",
+      r"plic: uart irq 4 delivered", r"init: init: RISC-V ELF64 executable",
+      r"NewSys: boot complete", r"NewSys: shutdown \(ok"]),
+    ("sifive_u-smp5-wx", ["--machine", "sifive_u", "--smp", "5", "--append", "selftest=wx"], 0,
+     [r"harts: 5, boot hart [1-4]", r"selftest wx: passed", r"NewSys: shutdown \(ok"]),
+]
+
+
+def dts_cases():
+    """Boot -M virt with our own device tree for it, when it was built."""
+    dtb = os.path.join(ROOT, "build", "riscv", "dts", "qemu-virt.dtb")
+    if not os.path.exists(os.path.join(ROOT, "dts", "qemu-virt.dts")):
+        return []
+    return [("virt-dts-qemu-virt", ["--mem", "256M", "--", "-dtb", dtb], 0,
+             virt_common(256 * MiB))]
+
+
+def run_case(case, verbose):
+    name, args, want_status, expects = case
+    cmd = [RUN, "--no-build", "--timeout", str(TIMEOUT)] + args
+    t0 = time.time()
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=TIMEOUT + 15)
+        out, status = p.stdout.decode(errors="replace"), p.returncode
+    except subprocess.TimeoutExpired as e:
+        out, status = (e.stdout or b"").decode(errors="replace"), 124
+    out = out.replace("\r", "")
+    problems = []
+    if status != want_status:
+        problems.append(f"exit status {status}, expected {want_status}")
+    for exp in expects:
+        if isinstance(exp, tuple):
+            _, pat, n = exp
+            got = len(re.findall(pat, out))
+            if got != n:
+                problems.append(f"expected {n} lines matching /{pat}/, got {got}")
+        elif not re.search(exp, out):
+            problems.append(f"missing /{exp}/")
+    return name, problems, out, time.time() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("-k", "--filter", default="")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    a = ap.parse_args()
+    cases = [c for c in CASES + dts_cases() if a.filter in c[0]]
+    passed = failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
+        for name, problems, out, secs in ex.map(lambda c: run_case(c, a.verbose), cases):
+            if problems:
+                failed += 1
+                print(f"FAIL {name} ({secs:.1f}s)")
+                for p in problems:
+                    print(f"     {p}")
+                print("     --- output (last 40 lines) ---")
+                for line in out.splitlines()[-40:]:
+                    print(f"     | {line}")
+            else:
+                passed += 1
+                print(f"PASS {name} ({secs:.1f}s)")
+                if a.verbose:
+                    print(out)
+            sys.stdout.flush()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
