@@ -125,6 +125,20 @@ static void banner_platform(struct hart *h)
         kprintf(" [%lu%s%s]", (unsigned long)p->harts[i].hartid, p->harts[i].sv39 ? "" : " no-mmu",
                 p->harts[i].enabled ? "" : " disabled");
     kprintf("\n");
+    /* The other harts stay parked in the firmware until SMP bring-up; ask
+     * HSM what it thinks of each, which also checks the extension works. */
+    if (sbi_features.hsm) {
+        kprintf("hsm:");
+        for (unsigned i = 0; i < p->hart_count; i++) {
+            enum sbi_hart_state st;
+            long e = sbi_hart_status(p->harts[i].hartid, &st);
+            static const char *const names[] = {"started", "stopped", "start-pending",
+                                                "stop-pending", "suspended"};
+            kprintf(" %lu=%s", (unsigned long)p->harts[i].hartid,
+                    e ? sbi_strerror(e) : (unsigned)st < 5 ? names[st] : "?");
+        }
+        kprintf("\n");
+    }
     if (p->plic.present)
         kprintf("plic: %#lx, %u sources, S-context %d\n", (unsigned long)p->plic.base,
                 p->plic.ndev, p->plic.s_context[h->index]);
