@@ -96,20 +96,20 @@ static void test_large_pages_when_aligned(void **state)
     assert_int_equal(sv39_map(&f->ops, f->root, va, pa, size, PTE_R | PTE_W, true), SV39_OK);
     expect_map(f, va + 123, pa + 123, PTE_R | PTE_W, 2);
     expect_map(f, va + (1ull << 30) + 5, pa + (1ull << 30) + 5, PTE_R | PTE_W, 1);
-    expect_map(f, va + (1ull << 30) + (2ull << 20), pa + (1ull << 30) + (2ull << 20),
-               PTE_R | PTE_W, 0);
+    expect_map(f, va + (1ull << 30) + (2ull << 20), pa + (1ull << 30) + (2ull << 20), PTE_R | PTE_W,
+               0);
 }
 
 static void test_no_large_pages_when_misaligned_or_disabled(void **state)
 {
     struct fixture *f = *state;
     /* va 2 MiB aligned but pa only 4 KiB aligned: must use 4 KiB pages. */
-    assert_int_equal(
-        sv39_map(&f->ops, f->root, 0x200000, 0x80201000, 2ull << 20, PTE_R, true), SV39_OK);
+    assert_int_equal(sv39_map(&f->ops, f->root, 0x200000, 0x80201000, 2ull << 20, PTE_R, true),
+                     SV39_OK);
     expect_map(f, 0x200000, 0x80201000, PTE_R, 0);
     expect_map(f, 0x3ff000, 0x80400000, PTE_R, 0);
-    assert_int_equal(
-        sv39_map(&f->ops, f->root, 0x40000000, 0x40000000, 2ull << 20, PTE_R, false), SV39_OK);
+    assert_int_equal(sv39_map(&f->ops, f->root, 0x40000000, 0x40000000, 2ull << 20, PTE_R, false),
+                     SV39_OK);
     expect_map(f, 0x40000000, 0x40000000, PTE_R, 0);
 }
 
@@ -125,8 +125,7 @@ static void test_errors(void **state)
                      SV39_ERR_RANGE);
     assert_int_equal(sv39_map(&f->ops, f->root, 0x3ffffff000ull, 0, 8192, PTE_R, true),
                      SV39_ERR_RANGE);
-    assert_int_equal(sv39_map(&f->ops, f->root, 0x1000, 0x1000, 4096, 0, true),
-                     SV39_ERR_BAD_FLAGS);
+    assert_int_equal(sv39_map(&f->ops, f->root, 0x1000, 0x1000, 4096, 0, true), SV39_ERR_BAD_FLAGS);
     assert_int_equal(sv39_map(&f->ops, f->root, 0x1000, 0x1000, 4096, PTE_W, true),
                      SV39_ERR_BAD_FLAGS);
     assert_int_equal(sv39_map(&f->ops, f->root, 0x1000, 0x1000, 0, PTE_R, true), SV39_OK);
