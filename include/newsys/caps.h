@@ -1,0 +1,31 @@
+/* NewSys ABI: capability types and rights. */
+#ifndef NEWSYS_ABI_CAPS_H
+#define NEWSYS_ABI_CAPS_H
+
+/* What a capability names. NS_CAP_NULL is an empty slot. */
+enum ns_cap_type {
+    NS_CAP_NULL = 0,
+    NS_CAP_THREAD = 1,
+    NS_CAP_ASPACE = 2,
+    NS_CAP_CSPACE = 3,
+    NS_CAP_BANK = 4,
+    NS_CAP_ENDPOINT = 5,
+    NS_CAP_NOTIFICATION = 6,
+    NS_CAP_REPLY = 7,
+    NS_CAP_FRAME = 8,   /* a physical page frame */
+    NS_CAP_MACHINE = 9, /* shutdown and other whole-machine controls (init only) */
+    NS_CAP_TYPE_COUNT
+};
+
+/* Rights only shrink along a derivation. Their meaning per type:
+ *   READ   receive (endpoint), wait (notification), read (frame), inspect
+ *   WRITE  send (endpoint), signal (notification), write (frame), modify
+ *   EXEC   execute (frame)
+ *   GRANT  capabilities may be transferred through it (endpoint) */
+#define NS_RIGHT_READ  (1u << 0)
+#define NS_RIGHT_WRITE (1u << 1)
+#define NS_RIGHT_EXEC  (1u << 2)
+#define NS_RIGHT_GRANT (1u << 3)
+#define NS_RIGHTS_ALL  0xfu
+
+#endif
