@@ -67,24 +67,34 @@ void sbi_init(void)
 
 const char *sbi_impl_name(unsigned long id)
 {
-    static const char *const names[] = {"BBL", "OpenSBI", "Xvisor", "KVM", "RustSBI",
-                                        "Diosix", "Coffer", "Xen", "PolarFire HSS"};
+    static const char *const names[] = {"BBL",    "OpenSBI", "Xvisor", "KVM",          "RustSBI",
+                                        "Diosix", "Coffer",  "Xen",    "PolarFire HSS"};
     return id < sizeof(names) / sizeof(names[0]) ? names[id] : "unknown";
 }
 
 const char *sbi_strerror(long err)
 {
     switch (err) {
-    case SBI_OK: return "success";
-    case SBI_ERR_FAILED: return "failed";
-    case SBI_ERR_NOT_SUPPORTED: return "not supported";
-    case SBI_ERR_INVALID_PARAM: return "invalid parameter";
-    case SBI_ERR_DENIED: return "denied";
-    case SBI_ERR_INVALID_ADDRESS: return "invalid address";
-    case SBI_ERR_ALREADY_AVAILABLE: return "already available";
-    case SBI_ERR_ALREADY_STARTED: return "already started";
-    case SBI_ERR_ALREADY_STOPPED: return "already stopped";
-    default: return "unknown SBI error";
+    case SBI_OK:
+        return "success";
+    case SBI_ERR_FAILED:
+        return "failed";
+    case SBI_ERR_NOT_SUPPORTED:
+        return "not supported";
+    case SBI_ERR_INVALID_PARAM:
+        return "invalid parameter";
+    case SBI_ERR_DENIED:
+        return "denied";
+    case SBI_ERR_INVALID_ADDRESS:
+        return "invalid address";
+    case SBI_ERR_ALREADY_AVAILABLE:
+        return "already available";
+    case SBI_ERR_ALREADY_STARTED:
+        return "already started";
+    case SBI_ERR_ALREADY_STOPPED:
+        return "already stopped";
+    default:
+        return "unknown SBI error";
     }
 }
 

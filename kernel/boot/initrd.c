@@ -15,7 +15,10 @@ bool initrd_list(const struct initrd *rd)
     size_t bytes = 0;
     cpio_iter_init(&it, rd->data, rd->size);
     while ((err = cpio_next(&it, &e)) == CPIO_OK) {
-        kprintf("initrd: %c %8lu %s\n", cpio_is_dir(&e) ? 'd' : cpio_is_regular(&e) ? '-' : '?',
+        kprintf("initrd: %c %8lu %s\n",
+                cpio_is_dir(&e)       ? 'd'
+                : cpio_is_regular(&e) ? '-'
+                                      : '?',
                 (unsigned long)e.size, e.name);
         files++;
         bytes += e.size;

@@ -24,8 +24,16 @@
 #include "kernel/boot/initrd.h"
 #include "kernel/boot/panic.h"
 #include "kernel/boot/platform.h"
+#include "kernel/boot/rootproc.h"
 #include "kernel/boot/selftest.h"
 #include "kernel/console/console.h"
+#include "kernel/core/aspace.h"
+#include "kernel/core/bank_obj.h"
+#include "kernel/core/cspace_obj.h"
+#include "kernel/core/frame_obj.h"
+#include "kernel/core/thread.h"
+#include "kernel/core/kmem.h"
+#include "kernel/core/sched.h"
 #include "kernel/lib/cmdline.h"
 #include "kernel/lib/fdt.h"
 #include "sbi/sbi.h"
@@ -42,6 +50,9 @@ static char emergency_stack[EMERGENCY_STACK_SIZE] __attribute__((aligned(16)));
 static struct fdt fdt;
 static struct platform platform;
 static struct frame_allocator frames;
+static struct sched boot_sched;
+
+void syscall_set_timebase(uint64_t hz);
 
 void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa);
 
@@ -68,12 +79,11 @@ static void banner_sbi(void)
         kprintf("sbi: legacy (v0.1) firmware\n");
         return;
     }
-    kprintf("sbi: %s %lu.%lu, spec %lu.%lu; extensions:%s%s%s%s%s%s%s\n",
-            sbi_impl_name(f->impl_id), f->impl_version >> 16, f->impl_version & 0xffff,
-            (f->spec_version >> 24) & 0x7f, f->spec_version & 0xffffff, f->time ? " time" : "",
-            f->ipi ? " ipi" : "", f->rfence ? " rfence" : "", f->hsm ? " hsm" : "",
-            f->srst ? " srst" : "", f->dbcn ? " dbcn" : "",
-            f->legacy_console ? " legacy-console" : "");
+    kprintf("sbi: %s %lu.%lu, spec %lu.%lu; extensions:%s%s%s%s%s%s%s\n", sbi_impl_name(f->impl_id),
+            f->impl_version >> 16, f->impl_version & 0xffff, (f->spec_version >> 24) & 0x7f,
+            f->spec_version & 0xffffff, f->time ? " time" : "", f->ipi ? " ipi" : "",
+            f->rfence ? " rfence" : "", f->hsm ? " hsm" : "", f->srst ? " srst" : "",
+            f->dbcn ? " dbcn" : "", f->legacy_console ? " legacy-console" : "");
 }
 
 static uint32_t read_fdt(uint64_t dtb_pa)
@@ -135,16 +145,18 @@ static void banner_platform(struct hart *h)
             static const char *const names[] = {"started", "stopped", "start-pending",
                                                 "stop-pending", "suspended"};
             kprintf(" %lu=%s", (unsigned long)p->harts[i].hartid,
-                    e ? sbi_strerror(e) : (unsigned)st < 5 ? names[st] : "?");
+                    e                  ? sbi_strerror(e)
+                    : (unsigned)st < 5 ? names[st]
+                                       : "?");
         }
         kprintf("\n");
     }
     if (p->plic.present)
-        kprintf("plic: %#lx, %u sources, S-context %d\n", (unsigned long)p->plic.base,
-                p->plic.ndev, p->plic.s_context[h->index]);
+        kprintf("plic: %#lx, %u sources, S-context %d\n", (unsigned long)p->plic.base, p->plic.ndev,
+                p->plic.s_context[h->index]);
     for (unsigned i = 0; i < p->uart_count; i++)
         kprintf("uart: %s @%#lx irq %u shift %u width %u%s\n",
-                p->uarts[i].kind == UART_SIFIVE  ? "sifive,uart0"
+                p->uarts[i].kind == UART_SIFIVE   ? "sifive,uart0"
                 : p->uarts[i].kind == UART_DW_APB ? "snps,dw-apb-uart"
                                                   : "ns16550a",
                 (unsigned long)p->uarts[i].base, p->uarts[i].irq, p->uarts[i].reg_shift,
@@ -172,8 +184,8 @@ static void init_frames(uint64_t load_pa, uint64_t dtb_pa, uint32_t dtb_size)
     struct frame_range rsv[PLATFORM_MAX_RESERVED + 3];
     unsigned nr = 0;
     for (unsigned i = 0; i < platform.mem_count; i++)
-        ram[i] = (struct frame_range){platform.mem[i].base,
-                                      platform.mem[i].base + platform.mem[i].size};
+        ram[i] =
+            (struct frame_range){platform.mem[i].base, platform.mem[i].base + platform.mem[i].size};
     for (unsigned i = 0; i < platform.reserved_count; i++)
         rsv[nr++] = (struct frame_range){platform.reserved[i].base,
                                          platform.reserved[i].base + platform.reserved[i].size};
@@ -186,7 +198,8 @@ static void init_frames(uint64_t load_pa, uint64_t dtb_pa, uint32_t dtb_size)
     kprintf("reserved: %#018lx-%#018lx device tree\n", (unsigned long)dtb_pa,
             (unsigned long)(dtb_pa + dtb_size));
 
-    enum frame_err e = frame_alloc_init(&frames, ram, platform.mem_count, rsv, nr, frames_p2v, NULL);
+    enum frame_err e =
+        frame_alloc_init(&frames, ram, platform.mem_count, rsv, nr, frames_p2v, NULL);
     if (e != FRAME_OK)
         panic("frames: %s", frame_strerror(e));
     for (unsigned z = 0; z < frame_zone_count(&frames); z++) {
@@ -273,6 +286,7 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     h->hartid = hartid;
     h->stack_limit = (unsigned long)_boot_stack_bottom;
     h->stack_top = (unsigned long)_boot_stack_top;
+    h->kstack_top = (unsigned long)_boot_stack_top;
     h->emergency_sp = (unsigned long)emergency_stack + sizeof(emergency_stack);
 
     sbi_init();
@@ -302,26 +316,47 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
 
     start_interrupts(h);
 
-    bool ok = true;
-    char arg[64];
+    bool ok = true, have_init = false;
+    char arg[64], init_name[64];
+    struct initrd rd = {0};
+    if (!cmdline_get(platform.bootargs, "init", init_name, sizeof(init_name)))
+        memcpy(init_name, "init", 5);
     if (platform.initrd_end > platform.initrd_start) {
-        struct initrd rd = {pa_to_va(platform.initrd_start),
-                            platform.initrd_end - platform.initrd_start};
+        rd = (struct initrd){pa_to_va(platform.initrd_start),
+                             platform.initrd_end - platform.initrd_start};
         ok &= initrd_list(&rd);
-        if (!cmdline_get(platform.bootargs, "init", arg, sizeof(arg)))
-            memcpy(arg, "init", 5);
         struct elf_info info;
-        ok &= initrd_check_program(&rd, arg, &info);
+        have_init = initrd_check_program(&rd, init_name, &info);
+        ok &= have_init;
     } else {
         kprintf("initrd: none\n");
     }
 
-    if (cmdline_get(platform.bootargs, "selftest", arg, sizeof(arg))) {
+    bool selftest = cmdline_get(platform.bootargs, "selftest", arg, sizeof(arg));
+    if (selftest) {
         bool passed = selftest_run(arg);
         kprintf("selftest %s: %s\n", arg, passed ? "passed" : "FAILED");
         ok &= passed;
     }
 
     kprintf("NewSys: boot %s\n", ok ? "complete" : "FAILED");
-    machine_shutdown(ok ? SHUTDOWN_OK : SHUTDOWN_FAILURE);
+    if (!ok || selftest || !have_init || cmdline_has(platform.bootargs, "noinit"))
+        machine_shutdown(ok ? SHUTDOWN_OK : SHUTDOWN_FAILURE);
+
+    /* Hand the machine to user mode: the kernel's own boot is over, and
+     * from here on it only runs on behalf of traps. */
+    kmem_init(&frames);
+    thread_types_init();
+    aspace_types_init();
+    cspace_types_init();
+    frame_types_init();
+    bank_types_init();
+    asid_probe();
+    syscall_set_timebase(platform.timebase_hz);
+    sched_init(&boot_sched);
+    h->sched = &boot_sched;
+    kprintf("asid: %u bits\n", asid_bits());
+    if (!rootproc_start(h, &platform, &rd, init_name))
+        machine_shutdown(SHUTDOWN_FAILURE);
+    sched_run(h);
 }

@@ -41,7 +41,10 @@ _Noreturn void machine_shutdown(enum shutdown_reason reason)
     unsigned code = status[reason];
     csr_clear(sstatus, SSTATUS_SIE);
     kprintf("NewSys: shutdown (%s, exit status %u)\n",
-            reason == SHUTDOWN_OK ? "ok" : reason == SHUTDOWN_PANIC ? "panic" : "failure", code);
+            reason == SHUTDOWN_OK      ? "ok"
+            : reason == SHUTDOWN_PANIC ? "panic"
+                                       : "failure",
+            code);
     if (finisher)
         *finisher = code ? (code << 16) | FINISHER_FAIL : FINISHER_PASS;
     sbi_system_reset(SBI_RESET_SHUTDOWN, code ? SBI_REASON_FAILURE : SBI_REASON_NONE);
@@ -89,10 +92,10 @@ _Noreturn void panic_trap(const struct trap_frame *tf, const char *what)
     csr_clear(sstatus, SSTATUS_SIE);
     if (panicking++)
         halt();
-    static const char *const regname[32] = {
-        "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0",
-        "a1",   "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",
-        "s6",   "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
+    static const char *const regname[32] = {"zero", "ra", "sp",  "gp",  "tp", "t0", "t1", "t2",
+                                            "s0",   "s1", "a0",  "a1",  "a2", "a3", "a4", "a5",
+                                            "a6",   "a7", "s2",  "s3",  "s4", "s5", "s6", "s7",
+                                            "s8",   "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
     kprintf("\nPANIC: %s: %s\n", what, trap_cause_name(tf->scause));
     kprintf("  scause %016lx sepc %016lx stval %016lx sstatus %016lx\n", tf->scause, tf->sepc,
             tf->stval, tf->sstatus);

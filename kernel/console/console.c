@@ -12,15 +12,22 @@ static struct {
     uintptr_t va;
 } console;
 
-void console_init_sbi(void) { console.drv = NULL; }
+void console_init_sbi(void)
+{
+    console.drv = NULL;
+}
 
 bool console_use_uart(const struct platform_uart *u, uintptr_t va)
 {
     const struct uart_driver *drv = NULL;
     switch (u->kind) {
     case UART_NS16550A:
-    case UART_DW_APB: drv = &uart_ns16550; break;
-    case UART_SIFIVE: drv = &uart_sifive; break;
+    case UART_DW_APB:
+        drv = &uart_ns16550;
+        break;
+    case UART_SIFIVE:
+        drv = &uart_sifive;
+        break;
     }
     if (!drv || !drv->init(u, va))
         return false;
@@ -30,7 +37,10 @@ bool console_use_uart(const struct platform_uart *u, uintptr_t va)
     return true;
 }
 
-const char *console_name(void) { return console.drv ? console.drv->name : "sbi"; }
+const char *console_name(void)
+{
+    return console.drv ? console.drv->name : "sbi";
+}
 
 const struct uart_driver *console_uart(uintptr_t *va, const struct platform_uart **u)
 {
@@ -61,7 +71,10 @@ static void put(char c, void *ctx)
     console_putc(c);
 }
 
-int kvprintf(const char *fmt, va_list ap) { return fmt_vformat(put, NULL, fmt, ap); }
+int kvprintf(const char *fmt, va_list ap)
+{
+    return fmt_vformat(put, NULL, fmt, ap);
+}
 
 int kprintf(const char *fmt, ...)
 {

@@ -9,7 +9,10 @@ enum { TXDATA = 0x00, TXCTRL = 0x08, IE = 0x10, IP = 0x14 };
 #define TXCTRL_TXEN 1u
 #define IE_TXWM     1u
 
-static volatile uint32_t *reg(uintptr_t va, unsigned off) { return (volatile uint32_t *)(va + off); }
+static volatile uint32_t *reg(uintptr_t va, unsigned off)
+{
+    return (volatile uint32_t *)(va + off);
+}
 
 static bool sifive_init(const struct platform_uart *u, uintptr_t va)
 {

@@ -4,7 +4,10 @@
 
 #include <string.h>
 
-static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n'; }
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n';
+}
 
 /* Find the next word: returns its start, sets *len; NULL at the end. */
 static const char *next_word(const char **p, size_t *len)

@@ -20,6 +20,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN = os.path.join(ROOT, "scripts", "run")
+BUILD = os.environ.get("NEWSYS_BUILD", os.path.join(ROOT, "build"))
 TIMEOUT = 60
 
 MiB = 1 << 20
@@ -45,6 +46,11 @@ def virt_common(mem_bytes, extra=()):
     ] + list(extra)
 
 
+# init in user mode: syscalls, the timer (sleep), lazy FP, the machine cap.
+USER_INIT = [r"init: hello from user mode", r"init: initrd magic 070701",
+             r"init: slept \d+ us", r"init: floating point works: 6"]
+
+
 def count(pattern, n):
     return ("count", pattern, n)
 
@@ -52,7 +58,7 @@ def count(pattern, n):
 CASES = [
     # name, run arguments, expected exit status, expectations
     ("virt-fw_jump", ["--bios", "jump"], 0,
-     virt_common(256 * MiB, [r"loaded at 0x80200000", r"S-context 1\n", count(r"virtio-mmio: 0x1000[1-8]000 irq [1-8]", 8)])),
+     virt_common(256 * MiB, USER_INIT + [r"loaded at 0x80200000", r"S-context 1\n", count(r"virtio-mmio: 0x1000[1-8]000 irq [1-8]", 8)])),
     ("virt-fw_dynamic", ["--bios", "dynamic"], 0, virt_common(256 * MiB)),
     ("virt-qemu-firmware", ["--bios", "qemu"], 0, virt_common(256 * MiB)),
     ("virt-128M", ["--mem", "128M"], 0,
@@ -90,8 +96,13 @@ CASES = [
       r"timebase: 1000000 Hz", r"harts: 2, boot hart 1 \(index 1\) \[0 no-mmu disabled\] \[1\]",
       r"uart: sifive,uart0 @0x10010000 irq 4 shift 0 width 1 \(stdout\)",
       r"plic: 0xc000000, \d+ sources, S-context 2", r"timer: [5-9] ticks at 100 Hz",
-      r"plic: uart irq 4 delivered", r"init: init: RISC-V ELF64 executable",
+      r"plic: uart irq 4 delivered", r"init: init: RISC-V ELF64 executable"] + USER_INIT + [
       r"NewSys: boot complete", r"NewSys: shutdown \(ok"]),
+    # The in-guest kernel test suite (tests/guest), on both machines.
+    ("guest-tests-virt", ["--init", "tests"], 0,
+     [r"tests: \d+ kernel tests", r"\n(\d+) passed, 0 failed", r"NewSys: shutdown \(ok"]),
+    ("guest-tests-sifive_u", ["--machine", "sifive_u", "--init", "tests"], 0,
+     [r"tests: \d+ kernel tests", r"\n(\d+) passed, 0 failed", r"NewSys: shutdown \(ok"]),
     ("sifive_u-smp5-wx", ["--machine", "sifive_u", "--smp", "5", "--append", "selftest=wx"], 0,
      [r"harts: 5, boot hart [1-4]", r"selftest wx: passed", r"NewSys: shutdown \(ok"]),
 ]
@@ -99,7 +110,7 @@ CASES = [
 
 def dts_cases():
     """Boot -M virt with our own device tree for it, when it was built."""
-    dtb = os.path.join(ROOT, "build", "riscv", "dts", "qemu-virt.dtb")
+    dtb = os.path.join(BUILD, "riscv", "dts", "qemu-virt.dtb")
     if not os.path.exists(os.path.join(ROOT, "dts", "qemu-virt.dts")):
         return []
     return [("virt-dts-qemu-virt", ["--mem", "256M", "--", "-dtb", dtb], 0,

@@ -1,6 +1,5 @@
-/* User program entry: set up the global pointer and call main(). The stack
- * pointer comes from the kernel. If main returns we spin (there is no exit
- * system call yet). */
+/* User program entry: the kernel sets sp and a0 (the boot-info page for
+ * init); set up the global pointer and enter the C runtime. */
     .section .text.start, "ax"
     .globl _start
 _start:
@@ -8,5 +7,5 @@ _start:
     .option norelax
     lla     gp, __global_pointer$
     .option pop
-    call    main
+    call    __ns_start
 1:  j       1b

@@ -45,12 +45,18 @@
 #define csr_set(csr, val)   asm volatile("csrs " #csr ", %0" ::"rK"(val) : "memory")
 #define csr_clear(csr, val) asm volatile("csrc " #csr ", %0" ::"rK"(val) : "memory")
 
-static inline void sfence_vma_all(void) { asm volatile("sfence.vma" ::: "memory"); }
+static inline void sfence_vma_all(void)
+{
+    asm volatile("sfence.vma" ::: "memory");
+}
 static inline void sfence_vma_page(unsigned long va)
 {
     asm volatile("sfence.vma %0" ::"r"(va) : "memory");
 }
-static inline unsigned long read_time(void) { return csr_read(time); }
+static inline unsigned long read_time(void)
+{
+    return csr_read(time);
+}
 #endif
 
 #endif

@@ -9,6 +9,7 @@
 #define HART_OFF_SCRATCH1     8
 #define HART_OFF_STACK_LIMIT  16
 #define HART_OFF_EMERGENCY_SP 24
+#define HART_OFF_KSTACK_TOP   32
 
 #define EMERGENCY_STACK_SIZE 8192
 
@@ -16,22 +17,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sched;
+struct thread;
+
 struct hart {
     unsigned long scratch[2];   /* trap entry's spill slots */
     unsigned long stack_limit;  /* lowest valid address of the current kernel stack */
     unsigned long emergency_sp; /* top of the stack used when that one overflows */
+    unsigned long kstack_top;   /* the hart's kernel stack; every user trap starts here */
     unsigned long stack_top;    /* for backtraces: highest address of the current stack */
     uint64_t hartid;
     unsigned index; /* position in the platform's hart table */
     int plic_context;
     uint64_t ticks;
     uint64_t next_tick;
+    struct sched *sched;      /* this hart's run queues */
+    struct thread *fpu_owner; /* whose state the FP registers hold */
 };
 
 _Static_assert(offsetof(struct hart, scratch) == HART_OFF_SCRATCH0, "trap entry layout");
 _Static_assert(offsetof(struct hart, scratch) + 8 == HART_OFF_SCRATCH1, "trap entry layout");
 _Static_assert(offsetof(struct hart, stack_limit) == HART_OFF_STACK_LIMIT, "trap entry layout");
 _Static_assert(offsetof(struct hart, emergency_sp) == HART_OFF_EMERGENCY_SP, "trap entry layout");
+_Static_assert(offsetof(struct hart, kstack_top) == HART_OFF_KSTACK_TOP, "trap entry layout");
 
 static inline struct hart *hart_self(void)
 {

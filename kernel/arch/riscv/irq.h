@@ -26,7 +26,13 @@ void irq_unregister(struct hart *h, uint32_t irq);
 void plic_dispatch(struct hart *h);
 uint64_t irq_count(uint32_t irq);
 
-static inline void irq_enable_local(void) { asm volatile("csrs sstatus, 2" ::: "memory"); }
-static inline void irq_disable_local(void) { asm volatile("csrc sstatus, 2" ::: "memory"); }
+static inline void irq_enable_local(void)
+{
+    asm volatile("csrs sstatus, 2" ::: "memory");
+}
+static inline void irq_disable_local(void)
+{
+    asm volatile("csrc sstatus, 2" ::: "memory");
+}
 
 #endif

@@ -11,10 +11,10 @@
 
 #define PLIC_MAX_IRQ 1024
 
-#define PRIORITY(irq)     (4u * (irq))
-#define ENABLE(ctx, irq)  (0x2000u + 0x80u * (ctx) + 4u * ((irq) / 32))
-#define THRESHOLD(ctx)    (0x200000u + 0x1000u * (ctx))
-#define CLAIM(ctx)        (0x200004u + 0x1000u * (ctx))
+#define PRIORITY(irq)    (4u * (irq))
+#define ENABLE(ctx, irq) (0x2000u + 0x80u * (ctx) + 4u * ((irq) / 32))
+#define THRESHOLD(ctx)   (0x200000u + 0x1000u * (ctx))
+#define CLAIM(ctx)       (0x200004u + 0x1000u * (ctx))
 
 static struct {
     uintptr_t va;
@@ -26,7 +26,10 @@ static struct {
     } irq[PLIC_MAX_IRQ];
 } plic;
 
-static volatile uint32_t *reg(uint32_t off) { return (volatile uint32_t *)(plic.va + off); }
+static volatile uint32_t *reg(uint32_t off)
+{
+    return (volatile uint32_t *)(plic.va + off);
+}
 
 enum irq_err plic_init(struct hart *h, const struct platform *p, uintptr_t va)
 {
@@ -83,4 +86,7 @@ void plic_dispatch(struct hart *h)
     }
 }
 
-uint64_t irq_count(uint32_t irq) { return irq < PLIC_MAX_IRQ ? plic.irq[irq].count : 0; }
+uint64_t irq_count(uint32_t irq)
+{
+    return irq < PLIC_MAX_IRQ ? plic.irq[irq].count : 0;
+}

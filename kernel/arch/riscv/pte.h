@@ -27,7 +27,13 @@ static inline pte_t pte_make(uint64_t pa, uint64_t flags)
 {
     return ((pa >> 12) << PTE_PPN_SHIFT) | flags;
 }
-static inline uint64_t pte_pa(pte_t pte) { return ((pte & PTE_PPN_MASK) >> PTE_PPN_SHIFT) << 12; }
-static inline int pte_is_leaf(pte_t pte) { return (pte & (PTE_R | PTE_W | PTE_X)) != 0; }
+static inline uint64_t pte_pa(pte_t pte)
+{
+    return ((pte & PTE_PPN_MASK) >> PTE_PPN_SHIFT) << 12;
+}
+static inline int pte_is_leaf(pte_t pte)
+{
+    return (pte & (PTE_R | PTE_W | PTE_X)) != 0;
+}
 
 #endif

@@ -36,8 +36,8 @@ enum sv39_err sv39_map(const struct sv39_ops *ops, uint64_t root_pa, uint64_t va
         return SV39_ERR_MISALIGNED;
     if (size == 0)
         return SV39_OK;
-    if (!sv39_va_canonical(va) || !sv39_va_canonical(va + size - 1) ||
-        va + size < va || (va >> 38) != ((va + size - 1) >> 38))
+    if (!sv39_va_canonical(va) || !sv39_va_canonical(va + size - 1) || va + size < va ||
+        (va >> 38) != ((va + size - 1) >> 38))
         return SV39_ERR_RANGE;
     if (!(flags & (PTE_R | PTE_W | PTE_X)) || ((flags & PTE_W) && !(flags & PTE_R)))
         return SV39_ERR_BAD_FLAGS;
@@ -97,4 +97,41 @@ bool sv39_lookup(const struct sv39_ops *ops, uint64_t root_pa, uint64_t va, uint
         t = table(ops, pte_pa(e));
     }
     return false;
+}
+
+bool sv39_unmap_page(const struct sv39_ops *ops, uint64_t root_pa, uint64_t va, pte_t *old)
+{
+    if (!sv39_va_canonical(va) || (va & (LEVEL_SIZE(0) - 1)))
+        return false;
+    pte_t *t = table(ops, root_pa);
+    for (int l = 2; l > 0; l--) {
+        pte_t e = t[PTE_INDEX(va, l)];
+        if (!(e & PTE_V) || pte_is_leaf(e))
+            return false;
+        t = table(ops, pte_pa(e));
+    }
+    pte_t *e = &t[PTE_INDEX(va, 0)];
+    if (!(*e & PTE_V))
+        return false;
+    if (old)
+        *old = *e;
+    *e = 0;
+    return true;
+}
+
+void sv39_free_tables(const struct sv39_ops *ops, uint64_t root_pa, unsigned first, unsigned last,
+                      void (*free_table)(uint64_t pa, void *ctx))
+{
+    pte_t *root = table(ops, root_pa);
+    for (unsigned i = first; i <= last && i < 512; i++) {
+        pte_t e = root[i];
+        if (!(e & PTE_V) || pte_is_leaf(e))
+            continue;
+        pte_t *l1 = table(ops, pte_pa(e));
+        for (unsigned j = 0; j < 512; j++)
+            if ((l1[j] & PTE_V) && !pte_is_leaf(l1[j]))
+                free_table(pte_pa(l1[j]), ops->ctx);
+        free_table(pte_pa(e), ops->ctx);
+        root[i] = 0;
+    }
 }

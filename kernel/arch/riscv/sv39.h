@@ -47,4 +47,13 @@ bool sv39_lookup(const struct sv39_ops *ops, uint64_t root_pa, uint64_t va, uint
 
 bool sv39_va_canonical(uint64_t va);
 
+/* Remove the 4 KiB leaf mapping `va`; false if there was none (or it is
+ * part of a large page, which this does not split). *old gets the PTE. */
+bool sv39_unmap_page(const struct sv39_ops *ops, uint64_t root_pa, uint64_t va, pte_t *old);
+
+/* Free every page-table page reachable from root entries [first, last]
+ * (not the leaf pages they map, nor the root), clearing those entries. */
+void sv39_free_tables(const struct sv39_ops *ops, uint64_t root_pa, unsigned first, unsigned last,
+                      void (*free_table)(uint64_t pa, void *ctx));
+
 #endif

@@ -5,6 +5,7 @@
 #include "kernel/arch/riscv/csr.h"
 #include "kernel/arch/riscv/hart.h"
 #include "kernel/arch/riscv/irq.h"
+#include "kernel/core/sched.h"
 #include "sbi/sbi.h"
 
 static uint64_t tick_interval;
@@ -27,6 +28,11 @@ void timer_interrupt(struct hart *h)
     if (h->next_tick <= now)
         h->next_tick = now + tick_interval;
     sbi_set_timer(h->next_tick);
+    if (h->sched)
+        sched_tick(h->sched, now);
 }
 
-uint64_t timer_ticks(const struct hart *h) { return h->ticks; }
+uint64_t timer_ticks(const struct hart *h)
+{
+    return h->ticks;
+}

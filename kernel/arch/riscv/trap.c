@@ -32,10 +32,14 @@ const char *trap_cause_name(unsigned long scause)
     unsigned long code = scause & ~SCAUSE_INTERRUPT;
     if (scause & SCAUSE_INTERRUPT) {
         switch (code) {
-        case IRQ_S_SOFT: return "supervisor software interrupt";
-        case IRQ_S_TIMER: return "supervisor timer interrupt";
-        case IRQ_S_EXT: return "supervisor external interrupt";
-        default: return "unknown interrupt";
+        case IRQ_S_SOFT:
+            return "supervisor software interrupt";
+        case IRQ_S_TIMER:
+            return "supervisor timer interrupt";
+        case IRQ_S_EXT:
+            return "supervisor external interrupt";
+        default:
+            return "unknown interrupt";
         }
     }
     if (code < sizeof(exception_names) / sizeof(exception_names[0]) && exception_names[code])
@@ -63,9 +67,14 @@ void trap_handler(struct trap_frame *tf)
 
     if (tf->scause & SCAUSE_INTERRUPT) {
         switch (tf->scause & ~SCAUSE_INTERRUPT) {
-        case IRQ_S_TIMER: timer_interrupt(h); return;
-        case IRQ_S_EXT: plic_dispatch(h); return;
-        default: panic_trap(tf, "unexpected interrupt");
+        case IRQ_S_TIMER:
+            timer_interrupt(h);
+            return;
+        case IRQ_S_EXT:
+            plic_dispatch(h);
+            return;
+        default:
+            panic_trap(tf, "unexpected interrupt");
         }
     }
 

@@ -19,7 +19,7 @@
 #include "kernel/boot/panic.h"
 #include "kernel/boot/platform.h"
 
-#define KFLAGS (PTE_A | PTE_D | PTE_G)
+#define KFLAGS     (PTE_A | PTE_D | PTE_G)
 #define MAX_PIECES 64
 
 static uint64_t kernel_root;
@@ -78,8 +78,14 @@ static unsigned carve(struct piece *p, unsigned n, uint64_t cb, uint64_t ce, uin
     return m;
 }
 
-static uint64_t page_down(uint64_t a) { return a & ~(uint64_t)(PAGE_SIZE - 1); }
-static uint64_t page_up(uint64_t a) { return (a + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1); }
+static uint64_t page_down(uint64_t a)
+{
+    return a & ~(uint64_t)(PAGE_SIZE - 1);
+}
+static uint64_t page_up(uint64_t a)
+{
+    return (a + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+}
 
 static void map_device(const struct sv39_ops *ops, uint64_t base, uint64_t size)
 {
@@ -166,6 +172,11 @@ void vm_init(const struct platform *p, struct frame_allocator *fa, uint64_t load
     asm volatile("sfence.vma" ::: "memory");
     csr_write(satp, SATP_MODE_SV39 | (kernel_root >> PAGE_SHIFT));
     asm volatile("sfence.vma" ::: "memory");
+}
+
+uint64_t vm_kernel_root(void)
+{
+    return kernel_root;
 }
 
 bool vm_kernel_lookup(uint64_t va, uint64_t *pa, uint64_t *flags)

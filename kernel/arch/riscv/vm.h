@@ -11,8 +11,14 @@
 struct platform;
 struct frame_allocator;
 
-static inline void *pa_to_va(uint64_t pa) { return (void *)(uintptr_t)(pa + DIRECT_MAP_BASE); }
-static inline uint64_t direct_va_to_pa(const void *va) { return (uintptr_t)va - DIRECT_MAP_BASE; }
+static inline void *pa_to_va(uint64_t pa)
+{
+    return (void *)(uintptr_t)(pa + DIRECT_MAP_BASE);
+}
+static inline uint64_t direct_va_to_pa(const void *va)
+{
+    return (uintptr_t)va - DIRECT_MAP_BASE;
+}
 
 /* The image's own symbols (kernel.ld). */
 extern char _start[], _text_end[], _rodata_end[], _data_end[], _bss_start[], _bss_end[];
@@ -20,8 +26,8 @@ extern char _stack_guard[], _boot_stack_bottom[], _boot_stack_top[], _kernel_end
 
 struct vm_stats {
     uint64_t root_pa;
-    unsigned tables;         /* page-table pages allocated */
-    unsigned direct_ranges;  /* pieces of the direct map */
+    unsigned tables;        /* page-table pages allocated */
+    unsigned direct_ranges; /* pieces of the direct map */
     uint64_t direct_bytes;
     unsigned device_ranges;
 };
@@ -31,6 +37,8 @@ struct vm_stats {
  * it lies outside RAM. Panics only if the page tables cannot be allocated. */
 void vm_init(const struct platform *p, struct frame_allocator *fa, uint64_t load_pa,
              uint64_t dtb_pa, uint64_t dtb_size, struct vm_stats *stats);
+
+uint64_t vm_kernel_root(void);
 
 /* Translate a kernel virtual address through the current table. */
 bool vm_kernel_lookup(uint64_t va, uint64_t *pa, uint64_t *flags);

@@ -1,0 +1,66 @@
+/* NewSys ABI: system call numbers and calling convention.
+ *
+ *   ecall with a7 = system call number, arguments in a0..a5;
+ *   on return a0 = enum ns_error, results in a1..a5 (per call below).
+ * Capability arguments are slot indices in the caller's capability space.
+ * Registers other than a0..a5 are preserved. */
+#ifndef NEWSYS_ABI_SYSCALL_H
+#define NEWSYS_ABI_SYSCALL_H
+
+enum ns_syscall {
+    /* Debugging and the machine. */
+    NS_SYS_DEBUG_WRITE = 0, /* (const char *buf, size_t len) */
+    NS_SYS_SHUTDOWN = 1,    /* (machine slot, reason: 0 ok, 1 failure) */
+
+    /* Scheduling. */
+    NS_SYS_YIELD = 2,
+    NS_SYS_SLEEP = 3,       /* (microseconds) */
+    NS_SYS_CLOCK = 4,       /* () -> a1 = microseconds since boot */
+    NS_SYS_THREAD_EXIT = 5, /* () the caller's thread stops for good */
+
+    /* Capabilities (slots in the caller's space). */
+    NS_SYS_CAP_COPY = 6,      /* (src, dst, rights mask) */
+    NS_SYS_CAP_MINT = 7,      /* (src, dst, rights mask, badge) */
+    NS_SYS_CAP_MOVE = 8,      /* (src, dst) */
+    NS_SYS_CAP_DELETE = 9,    /* (slot) */
+    NS_SYS_CAP_REVOKE = 10,   /* (slot): delete everything derived from it */
+    NS_SYS_CAP_IDENTIFY = 11, /* (slot) -> a1 type, a2 rights, a3 badge */
+
+    /* Space banks. */
+    NS_SYS_BANK_CREATE = 12,  /* (bank, dst, limit pages) a sub-bank */
+    NS_SYS_BANK_INFO = 13,    /* (bank) -> a1 limit pages, a2 used bytes */
+    NS_SYS_BANK_DESTROY = 14, /* (bank): destroy it and everything charged to it */
+
+    /* Object creation: each charged to the bank named first. */
+    NS_SYS_ASPACE_CREATE = 15, /* (bank, dst) */
+    NS_SYS_CSPACE_CREATE = 16, /* (bank, dst, slots) */
+    NS_SYS_FRAME_ALLOC = 17,   /* (bank, dst) a zeroed 4 KiB page frame */
+    NS_SYS_THREAD_CREATE = 18, /* (bank, dst, cspace, aspace) */
+
+    /* Address spaces. */
+    NS_SYS_MAP_FRAME = 19, /* (aspace, frame, vaddr, rights) -> a1 effective rights */
+    NS_SYS_UNMAP = 20,     /* (frame): unmap it from wherever it is mapped */
+
+    /* Threads (WRITE right on the thread capability). */
+    NS_SYS_THREAD_START = 21,    /* (thread, pc, sp, a0) */
+    NS_SYS_THREAD_SUSPEND = 22,  /* (thread) */
+    NS_SYS_THREAD_RESUME = 23,   /* (thread) */
+    NS_SYS_THREAD_SET_PRIO = 24, /* (thread, priority <= caller's) */
+    NS_SYS_THREAD_SET_REGS = 25, /* (thread, pc, sp, a0) of a suspended thread */
+    NS_SYS_THREAD_INFO = 26,     /* (thread) -> a1 state, a2 priority */
+
+    NS_SYS_COUNT
+};
+
+/* Thread states reported by NS_SYS_THREAD_INFO. */
+enum ns_thread_state {
+    NS_THREAD_INACTIVE = 0,
+    NS_THREAD_RUNNABLE = 1,
+    NS_THREAD_RUNNING = 2,
+    NS_THREAD_SLEEPING = 3,
+    NS_THREAD_BLOCKED = 4,
+    NS_THREAD_SUSPENDED = 5,
+    NS_THREAD_STOPPED = 6,
+};
+
+#endif

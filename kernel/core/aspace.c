@@ -1,0 +1,191 @@
+/* Address spaces (see aspace.h). */
+#include "kernel/core/aspace.h"
+
+#include <string.h>
+
+#include "include/newsys/caps.h"
+#include "kernel/arch/riscv/csr.h"
+#include "kernel/arch/riscv/sv39.h"
+#include "kernel/arch/riscv/uaccess.h"
+#include "kernel/arch/riscv/vm.h"
+#include "kernel/core/bank.h"
+#include "kernel/core/kmem.h"
+#include "kernel/core/object.h"
+
+static unsigned asid_width;
+static uint16_t asid_next = 1;
+
+void asid_probe(void)
+{
+    /* Write all ones to satp.ASID and see how many stick (priv. spec
+     * 4.1.11); restore right away. */
+    unsigned long satp = csr_read(satp);
+    csr_write(satp, satp | (0xfffful << 44));
+    unsigned long got = (csr_read(satp) >> 44) & 0xffff;
+    csr_write(satp, satp);
+    sfence_vma_all();
+    asid_width = (unsigned)__builtin_popcountl(got);
+}
+
+unsigned asid_bits(void)
+{
+    return asid_width;
+}
+
+static uint16_t asid_alloc(void)
+{
+    /* Hand out ASIDs once each; when they run out, later spaces share
+     * ASID 0 and pay a full flush per switch (a generation scheme can come
+     * with SMP). */
+    if (!asid_width || asid_next >= (1u << asid_width))
+        return 0;
+    uint16_t a = asid_next++;
+    asm volatile("sfence.vma zero, %0" ::"r"((unsigned long)a) : "memory");
+    return a;
+}
+
+struct pt_ctx {
+    struct aspace *as;
+};
+
+static void *p2v(uint64_t pa, void *ctx)
+{
+    (void)ctx;
+    return pa_to_va(pa);
+}
+
+static bool alloc_table(uint64_t *pa, void *ctx)
+{
+    struct aspace *as = ((struct pt_ctx *)ctx)->as;
+    if (bank_charge(as->obj.bank, PAGE_SIZE) != NS_OK)
+        return false;
+    if (!kmem_page_alloc(pa)) {
+        bank_uncharge(as->obj.bank, PAGE_SIZE);
+        return false;
+    }
+    as->table_pages++;
+    return true;
+}
+
+static void free_table(uint64_t pa, void *ctx)
+{
+    struct aspace *as = ((struct pt_ctx *)ctx)->as;
+    kmem_page_free(pa_to_va(pa));
+    bank_uncharge(as->obj.bank, PAGE_SIZE);
+    as->table_pages--;
+}
+
+enum ns_error aspace_init(struct aspace *as)
+{
+    struct pt_ctx c = {as};
+    if (!alloc_table(&as->root_pa, &c))
+        return NS_ERR_NO_QUOTA;
+    pte_t *root = pa_to_va(as->root_pa);
+    const pte_t *kroot = pa_to_va(vm_kernel_root());
+    memcpy(&root[256], &kroot[256], 256 * sizeof(pte_t));
+    as->asid = asid_alloc();
+    as->mapped_pages = 0;
+    return NS_OK;
+}
+
+void aspace_destroy_tables(struct aspace *as)
+{
+    struct pt_ctx c = {as};
+    struct sv39_ops ops = {.phys_to_virt = p2v, .ctx = &c};
+    sv39_free_tables(&ops, as->root_pa, 0, 255, free_table);
+    free_table(as->root_pa, &c);
+    as->root_pa = 0;
+}
+
+enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights)
+{
+    if (va & (PAGE_SIZE - 1) || !user_range_ok(va, PAGE_SIZE) || va < PAGE_SIZE)
+        return NS_ERR_RANGE;
+    uint64_t flags = PTE_U | PTE_A | PTE_D;
+    if (rights & NS_RIGHT_READ)
+        flags |= PTE_R;
+    if (rights & NS_RIGHT_WRITE)
+        flags |= PTE_R | PTE_W;
+    if (rights & NS_RIGHT_EXEC)
+        flags |= PTE_X;
+    if (!(flags & (PTE_R | PTE_X)))
+        return NS_ERR_INVALID_ARG;
+    struct pt_ctx c = {as};
+    struct sv39_ops ops = {.phys_to_virt = p2v, .alloc_table = alloc_table, .ctx = &c};
+    switch (sv39_map(&ops, as->root_pa, va, pa, PAGE_SIZE, flags, false)) {
+    case SV39_OK:
+        as->mapped_pages++;
+        return NS_OK;
+    case SV39_ERR_NO_MEMORY:
+        return NS_ERR_NO_QUOTA;
+    case SV39_ERR_EXISTS:
+        return NS_ERR_RANGE;
+    default:
+        return NS_ERR_INVALID_ARG;
+    }
+}
+
+enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
+{
+    struct sv39_ops ops = {.phys_to_virt = p2v};
+    pte_t old;
+    if (!sv39_unmap_page(&ops, as->root_pa, va, &old))
+        return NS_ERR_RANGE;
+    as->mapped_pages--;
+    if (pa)
+        *pa = pte_pa(old);
+    asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)as->asid) : "memory");
+    return NS_OK;
+}
+
+void aspace_activate(struct aspace *as)
+{
+    csr_write(satp, SATP_MODE_SV39 | ((unsigned long)as->asid << 44) | (as->root_pa >> 12));
+    if (!as->asid)
+        sfence_vma_all();
+}
+
+static struct kcache aspace_cache = KCACHE_INIT("aspace", struct aspace);
+
+static void aspace_destroy(struct kobj *obj)
+{
+    struct aspace *as = (struct aspace *)obj;
+    /* Never free the table the hart is running on: the kernel half would
+     * go with it. Threads of this space are stopped when next picked. */
+    if ((csr_read(satp) & ((1ul << 44) - 1)) == as->root_pa >> 12) {
+        csr_write(satp, SATP_MODE_SV39 | (vm_kernel_root() >> 12));
+        sfence_vma_all();
+    }
+    if (as->root_pa)
+        aspace_destroy_tables(as);
+    if (as->asid)
+        asm volatile("sfence.vma zero, %0" ::"r"((unsigned long)as->asid) : "memory");
+    bank_uncharge_object(obj);
+    kobj_kill(obj);
+    obj_free(&aspace_cache, obj);
+}
+
+void aspace_types_init(void)
+{
+    static const struct kobj_type_ops ops = {.destroy = aspace_destroy};
+    kobj_register_type(NS_CAP_ASPACE, &ops);
+}
+
+enum ns_error sys_aspace_create(struct thread *self, uint64_t bank, uint64_t dst)
+{
+    struct obj_create c;
+    enum ns_error e = obj_create_decode(self, bank, dst, &c);
+    if (e != NS_OK)
+        return e;
+    struct aspace *as;
+    e = obj_create_alloc(&c, &aspace_cache, NS_CAP_ASPACE, (void **)&as);
+    if (e != NS_OK)
+        return e;
+    e = aspace_init(as);
+    if (e != NS_OK) {
+        obj_create_abort(&aspace_cache, as);
+        return e;
+    }
+    obj_create_install(&c, as, NS_RIGHTS_ALL);
+    return NS_OK;
+}

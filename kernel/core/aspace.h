@@ -1,0 +1,35 @@
+/* Address spaces: one Sv39 table per process. The kernel half (root
+ * entries 256..511) is shared with the kernel's own table; the user half
+ * is private. Page-table pages are charged to the space's bank. ASIDs are
+ * used when the hart has them (probed at boot). */
+#ifndef NEWSYS_CORE_ASPACE_H
+#define NEWSYS_CORE_ASPACE_H
+
+#include <stdint.h>
+
+#include "include/newsys/errors.h"
+#include "kernel/core/kobj.h"
+
+struct aspace {
+    struct kobj obj;
+    uint64_t root_pa;
+    uint16_t asid; /* 0: none, flush on every switch */
+    uint64_t table_pages;
+    uint64_t mapped_pages;
+};
+
+/* User mapping permissions (NS_RIGHT_READ/WRITE/EXEC from caps.h). */
+enum ns_error aspace_init(struct aspace *as);
+void aspace_destroy_tables(struct aspace *as);
+enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights);
+enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa);
+void aspace_activate(struct aspace *as);
+
+struct thread;
+void aspace_types_init(void);
+enum ns_error sys_aspace_create(struct thread *self, uint64_t bank, uint64_t dst);
+
+void asid_probe(void);
+unsigned asid_bits(void);
+
+#endif

@@ -1,0 +1,29 @@
+/* Frame objects: one 4 KiB page of physical memory, charged (with its
+ * descriptor) to a bank, mappable at one place at a time. The first way
+ * programs get memory of their own; memory objects build on it later. */
+#ifndef NEWSYS_CORE_FRAME_OBJ_H
+#define NEWSYS_CORE_FRAME_OBJ_H
+
+#include <stdint.h>
+
+#include "include/newsys/errors.h"
+#include "kernel/core/kobj.h"
+
+struct thread;
+struct aspace;
+
+struct frame_obj {
+    struct kobj obj;
+    uint64_t pa;
+    struct aspace *map_as; /* where it is mapped, if map_gen still matches */
+    uint32_t map_gen;
+    uint64_t map_va;
+};
+
+void frame_types_init(void);
+enum ns_error sys_frame_alloc(struct thread *self, uint64_t bank, uint64_t dst);
+enum ns_error sys_map_frame(struct thread *self, uint64_t aspace, uint64_t frame, uint64_t va,
+                            uint64_t rights, uint64_t *effective);
+enum ns_error sys_unmap(struct thread *self, uint64_t frame);
+
+#endif

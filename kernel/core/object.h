@@ -1,0 +1,44 @@
+/* Helpers shared by the system calls that create and name kernel objects:
+ * capability lookup in the calling thread's space with 64-bit slot
+ * arguments, and the decode/charge/install steps of object creation, so
+ * every creating call checks the same things in the same order:
+ * bank (type, WRITE right), destination slot (valid, empty), then quota. */
+#ifndef NEWSYS_CORE_OBJECT_H
+#define NEWSYS_CORE_OBJECT_H
+
+#include <stdint.h>
+
+#include "include/newsys/errors.h"
+#include "kernel/core/cap.h"
+#include "kernel/core/kmem.h"
+
+struct thread;
+struct bank;
+
+enum ns_error obj_lookup(struct thread *t, uint64_t slot, enum ns_cap_type type, uint32_t rights,
+                         struct cap_slot **out);
+enum ns_error obj_lookup_any(struct thread *t, uint64_t slot, struct cap_slot **out);
+
+struct obj_create {
+    struct bank *bank;
+    struct cap_slot *dst;
+};
+
+/* Decode: the bank capability and an empty destination slot. */
+enum ns_error obj_create_decode(struct thread *t, uint64_t bank_slot, uint64_t dst_slot,
+                                struct obj_create *c);
+/* Allocate from `cache` and charge the object's size to the bank. The
+ * object comes back initialised as a live kobj of `type`, charged, with no
+ * capability yet. */
+enum ns_error obj_create_alloc(struct obj_create *c, struct kcache *cache, enum ns_cap_type type,
+                               void **out);
+/* Undo obj_create_alloc when a later step fails. */
+void obj_create_abort(struct kcache *cache, void *obj);
+/* Return a dead object's memory to its cache - unless its generation
+ * counter is used up, in which case the memory is retired for good, since
+ * a stale capability with a wrapped generation would look valid. */
+void obj_free(struct kcache *cache, struct kobj *obj);
+/* Put the first capability in the destination slot. */
+void obj_create_install(struct obj_create *c, void *obj, uint32_t rights);
+
+#endif

@@ -1,0 +1,41 @@
+/* The scheduler: preemptive, fixed priorities (0..255, higher runs first),
+ * round-robin within a priority on timer ticks. Each hart has its own run
+ * queues and sleep queue (passed explicitly as struct sched). The kernel is
+ * not preemptible: a system call or trap runs to completion with interrupts
+ * off, then sched_run() picks who returns to user mode. */
+#ifndef NEWSYS_CORE_SCHED_H
+#define NEWSYS_CORE_SCHED_H
+
+#include <stdint.h>
+
+#include "kernel/core/thread.h"
+
+struct hart;
+
+struct sched {
+    struct thread *current;
+    struct thread *head[THREAD_PRIO_COUNT], *tail[THREAD_PRIO_COUNT];
+    uint64_t ready_bits[THREAD_PRIO_COUNT / 64];
+    struct thread *sleepers; /* sorted by wake_time */
+    uint64_t switches, idle_entries;
+};
+
+void sched_init(struct sched *s);
+struct sched *sched_of(struct hart *h);
+
+/* Make `t` runnable at the tail of its priority. */
+void sched_ready(struct sched *s, struct thread *t);
+/* Take `t` off whatever scheduler queue it is on. */
+void sched_unready(struct sched *s, struct thread *t);
+/* The current thread gives up the rest of its slice. */
+void sched_yield(struct sched *s);
+/* Put the current thread to sleep until the absolute time `until`. */
+void sched_sleep(struct sched *s, struct thread *t, uint64_t until);
+/* Timer tick: wake sleepers whose time has come, charge the slice. */
+void sched_tick(struct sched *s, uint64_t now);
+
+/* Leave the kernel: run the best runnable thread, or idle until there is
+ * one. Never returns. */
+_Noreturn void sched_run(struct hart *h);
+
+#endif

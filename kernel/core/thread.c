@@ -1,0 +1,204 @@
+/* Thread objects and their system calls. Each call decodes (looks up and
+ * checks every capability and argument) before it changes anything. */
+#include "kernel/core/thread.h"
+
+#include <string.h>
+
+#include "kernel/arch/riscv/csr.h"
+#include "kernel/arch/riscv/fpu.h"
+#include "kernel/arch/riscv/hart.h"
+#include "kernel/arch/riscv/uaccess.h"
+#include "kernel/console/console.h"
+#include "kernel/core/aspace.h"
+#include "kernel/core/bank.h"
+#include "kernel/core/cspace_obj.h"
+#include "kernel/core/object.h"
+#include "kernel/core/sched.h"
+
+static struct kcache thread_cache = KCACHE_INIT("thread", struct thread);
+static unsigned thread_serial;
+
+bool thread_can_run(const struct thread *t)
+{
+    return t->as_cap.type == NS_CAP_ASPACE && !cap_slot_stale(&t->as_cap) &&
+           t->cs_cap.type == NS_CAP_CSPACE && !cap_slot_stale(&t->cs_cap);
+}
+
+void thread_stop(struct thread *t, const char *why)
+{
+    sched_unready(sched_of(hart_self()), t);
+    t->state = THREAD_STOPPED;
+    kprintf("thread %s: stopped: %s\n", t->name, why);
+}
+
+static void thread_destroy(struct kobj *obj)
+{
+    struct thread *t = (struct thread *)obj;
+    sched_unready(sched_of(hart_self()), t);
+    fpu_forget(hart_self(), t);
+    cap_slot_delete(&t->as_cap);
+    cap_slot_delete(&t->cs_cap);
+    bank_uncharge_object(obj);
+    kobj_kill(obj);
+    obj_free(&thread_cache, obj);
+}
+
+void thread_types_init(void)
+{
+    static const struct kobj_type_ops ops = {.destroy = thread_destroy};
+    kobj_register_type(NS_CAP_THREAD, &ops);
+}
+
+static enum ns_error lookup_thread(struct thread *self, uint64_t slot, uint32_t rights,
+                                   struct thread **out)
+{
+    struct cap_slot *c;
+    enum ns_error e = obj_lookup(self, slot, NS_CAP_THREAD, rights, &c);
+    if (e == NS_OK)
+        *out = (struct thread *)c->obj;
+    return e;
+}
+
+enum ns_error sys_thread_create(struct thread *self, uint64_t bank, uint64_t dst, uint64_t cspace,
+                                uint64_t aspace)
+{
+    struct obj_create c;
+    struct cap_slot *cs, *as;
+    enum ns_error e = obj_create_decode(self, bank, dst, &c);
+    if (e == NS_OK)
+        e = obj_lookup(self, cspace, NS_CAP_CSPACE, NS_RIGHT_WRITE, &cs);
+    if (e == NS_OK)
+        e = obj_lookup(self, aspace, NS_CAP_ASPACE, NS_RIGHT_WRITE, &as);
+    if (e != NS_OK)
+        return e;
+
+    struct thread *t;
+    e = obj_create_alloc(&c, &thread_cache, NS_CAP_THREAD, (void **)&t);
+    if (e != NS_OK)
+        return e;
+    cap_slot_derive(cs, &t->cs_cap, cs->rights, cs->badge);
+    cap_slot_derive(as, &t->as_cap, as->rights, as->badge);
+    t->cs = (struct cspace_obj *)cs->obj;
+    t->as = (struct aspace *)as->obj;
+    t->prio = self->prio;
+    t->state = THREAD_INACTIVE;
+    t->ctx.sstatus = SSTATUS_SPIE;
+    /* Names are for logs only: "t" and a serial number. */
+    unsigned n = ++thread_serial;
+    char *p = t->name;
+    *p++ = 't';
+    char digits[10];
+    int k = 0;
+    do
+        digits[k++] = (char)('0' + n % 10);
+    while ((n /= 10) && k < 9);
+    while (k)
+        *p++ = digits[--k];
+    *p = '\0';
+    obj_create_install(&c, t, NS_RIGHTS_ALL);
+    return NS_OK;
+}
+
+static bool user_pc_ok(uint64_t pc)
+{
+    return pc >= PAGE_SIZE && pc < USER_TOP && !(pc & 1);
+}
+
+enum ns_error sys_thread_start(struct thread *self, uint64_t slot, uint64_t pc, uint64_t sp,
+                               uint64_t a0)
+{
+    struct thread *t;
+    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_WRITE, &t);
+    if (e != NS_OK)
+        return e;
+    if (!user_pc_ok(pc) || sp > USER_TOP || (sp & 15))
+        return NS_ERR_BAD_ADDRESS;
+    if (t->state != THREAD_INACTIVE)
+        return NS_ERR_BAD_STATE;
+    t->ctx.sepc = pc;
+    t->ctx.regs[2] = sp;
+    t->ctx.regs[10] = a0;
+    sched_ready(sched_of(hart_self()), t);
+    return NS_OK;
+}
+
+enum ns_error sys_thread_suspend(struct thread *self, uint64_t slot)
+{
+    struct thread *t;
+    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_WRITE, &t);
+    if (e != NS_OK)
+        return e;
+    switch (t->state) {
+    case THREAD_SUSPENDED:
+        return NS_OK;
+    case THREAD_RUNNABLE:
+    case THREAD_RUNNING:
+    case THREAD_SLEEPING:
+        sched_unready(sched_of(hart_self()), t);
+        t->state = THREAD_SUSPENDED;
+        return NS_OK;
+    default:
+        return NS_ERR_BAD_STATE;
+    }
+}
+
+enum ns_error sys_thread_resume(struct thread *self, uint64_t slot)
+{
+    struct thread *t;
+    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_WRITE, &t);
+    if (e != NS_OK)
+        return e;
+    if (t->state != THREAD_SUSPENDED)
+        return NS_ERR_BAD_STATE;
+    sched_ready(sched_of(hart_self()), t);
+    return NS_OK;
+}
+
+enum ns_error sys_thread_set_prio(struct thread *self, uint64_t slot, uint64_t prio)
+{
+    struct thread *t;
+    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_WRITE, &t);
+    if (e != NS_OK)
+        return e;
+    if (prio >= THREAD_PRIO_COUNT)
+        return NS_ERR_INVALID_ARG;
+    if (prio > self->prio)
+        return NS_ERR_NO_RIGHTS; /* no raising anyone above yourself */
+    struct sched *s = sched_of(hart_self());
+    if (t->state == THREAD_RUNNABLE) {
+        sched_unready(s, t);
+        t->prio = (uint8_t)prio;
+        sched_ready(s, t);
+    } else {
+        t->prio = (uint8_t)prio;
+    }
+    return NS_OK;
+}
+
+enum ns_error sys_thread_set_regs(struct thread *self, uint64_t slot, uint64_t pc, uint64_t sp,
+                                  uint64_t a0)
+{
+    struct thread *t;
+    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_WRITE, &t);
+    if (e != NS_OK)
+        return e;
+    if (!user_pc_ok(pc) || sp > USER_TOP || (sp & 15))
+        return NS_ERR_BAD_ADDRESS;
+    if (t->state != THREAD_SUSPENDED && t->state != THREAD_INACTIVE)
+        return NS_ERR_BAD_STATE;
+    t->ctx.sepc = pc;
+    t->ctx.regs[2] = sp;
+    t->ctx.regs[10] = a0;
+    return NS_OK;
+}
+
+enum ns_error sys_thread_info(struct thread *self, uint64_t slot, uint64_t *state, uint64_t *prio)
+{
+    struct thread *t;
+    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_READ, &t);
+    if (e != NS_OK)
+        return e;
+    *state = t->state;
+    *prio = t->prio;
+    return NS_OK;
+}

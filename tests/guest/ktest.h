@@ -1,0 +1,40 @@
+/* A small test framework for programs that test the kernel from user mode
+ * (like seL4's sel4test): each test is a function; CHECK records a failure
+ * with its line and goes on; the runner prints one line per test and ends
+ * with "N passed, N failed", then shuts the machine down with the result. */
+#ifndef NEWSYS_KTEST_H
+#define NEWSYS_KTEST_H
+
+#include <stdio.h>
+
+#include "user/rt/newsys.h"
+
+extern int ktest_failures;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("    check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);                   \
+            ktest_failures++;                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* Expect a system call to return `want`. */
+#define CHECK_ERR(call, want)                                                                      \
+    do {                                                                                           \
+        long got_ = (call);                                                                        \
+        if (got_ != (want)) {                                                                      \
+            printf("    %s: got %ld (%s), want %s (%s:%d)\n", #call, got_, ns_strerror(got_),      \
+                   #want, __FILE__, __LINE__);                                                     \
+            ktest_failures++;                                                                      \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_OK(call) CHECK_ERR(call, NS_OK)
+
+struct ktest {
+    const char *name;
+    void (*fn)(void);
+};
+
+#endif

@@ -1,0 +1,478 @@
+/* The in-guest test suite: `scripts/run --init tests`. One test per system
+ * call and per error the kernel promises (see the core issue), run from the
+ * root process with its initial capabilities. */
+#include <stdint.h>
+#include <string.h>
+
+#include "tests/guest/ktest.h"
+
+int ktest_failures;
+
+/* Slots the tests use; everything from NS_SLOT_FIRST_FREE on is free. */
+enum {
+    S_A = 20,
+    S_B,
+    S_C,
+    S_D,
+    S_E,
+    S_F,
+    S_G,
+    S_H,
+    S_BANK = 40,
+    S_BANK2,
+    S_FRAME = 50,
+    S_FRAME2,
+    S_FRAME3,
+    S_THREAD = 60,
+    S_ASPACE = 70,
+    S_CSPACE = 80,
+    S_SCRATCH = 100,
+};
+
+#define SCRATCH_VA 0x20000000ull
+#define NOT_A_SLOT 0x100000000ull
+
+static void clear_slots(void)
+{
+    for (unsigned s = NS_SLOT_FIRST_FREE; s < 200; s++)
+        ns_cap_delete(s);
+}
+
+/* ---- debug write and bad user pointers ---- */
+
+static void test_debug_write(void)
+{
+    CHECK_OK(ns_debug_write("    (debug write works)\n", 24));
+    CHECK_OK(ns_debug_write(NULL, 0));
+    CHECK_ERR(ns_debug_write((const char *)0xffffffc000000000ull, 8), NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_debug_write((const char *)0x1000, 8), NS_ERR_BAD_ADDRESS); /* unmapped */
+    CHECK_ERR(ns_debug_write((const char *)0x3ffffffff8ull, 16),
+              NS_ERR_BAD_ADDRESS); /* crosses top */
+    CHECK_ERR(ns_debug_write((const char *)0x10000, UINT64_MAX), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_debug_write((const char *)0x10000, 4097), NS_ERR_INVALID_ARG);
+}
+
+static void test_invalid_syscall(void)
+{
+    CHECK_ERR(ns_syscall(NS_SYS_COUNT, 0, 0, 0, 0, 0, 0).err, NS_ERR_INVALID_SYSCALL);
+    CHECK_ERR(ns_syscall(~0ul, 0, 0, 0, 0, 0, 0).err, NS_ERR_INVALID_SYSCALL);
+}
+
+/* ---- capabilities ---- */
+
+static void test_identify_root_caps(void)
+{
+    struct ns_cap_info i;
+    CHECK_OK(ns_cap_identify(NS_SLOT_SELF_THREAD, &i));
+    CHECK(i.type == NS_CAP_THREAD && i.rights == NS_RIGHTS_ALL);
+    CHECK_OK(ns_cap_identify(NS_SLOT_SELF_ASPACE, &i));
+    CHECK(i.type == NS_CAP_ASPACE);
+    CHECK_OK(ns_cap_identify(NS_SLOT_SELF_CSPACE, &i));
+    CHECK(i.type == NS_CAP_CSPACE);
+    CHECK_OK(ns_cap_identify(NS_SLOT_ROOT_BANK, &i));
+    CHECK(i.type == NS_CAP_BANK);
+    CHECK_OK(ns_cap_identify(NS_SLOT_MACHINE, &i));
+    CHECK(i.type == NS_CAP_MACHINE);
+    CHECK_ERR(ns_cap_identify(S_A, &i), NS_ERR_EMPTY_SLOT);
+    CHECK_ERR(ns_cap_identify(NOT_A_SLOT, &i), NS_ERR_INVALID_SLOT);
+    CHECK_ERR(ns_cap_identify(ns_bootinfo->cspace_slots, &i), NS_ERR_INVALID_SLOT);
+}
+
+static void test_cap_copy_diminish(void)
+{
+    struct ns_cap_info i;
+    CHECK_OK(ns_cap_copy(NS_SLOT_ROOT_BANK, S_A, NS_RIGHT_READ));
+    CHECK_OK(ns_cap_identify(S_A, &i));
+    CHECK(i.type == NS_CAP_BANK && i.rights == NS_RIGHT_READ);
+    /* Rights never grow back along a derivation. */
+    CHECK_OK(ns_cap_copy(S_A, S_B, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_identify(S_B, &i));
+    CHECK(i.rights == NS_RIGHT_READ);
+    CHECK_ERR(ns_cap_copy(S_A, S_B, NS_RIGHTS_ALL), NS_ERR_SLOT_OCCUPIED);
+    CHECK_ERR(ns_cap_copy(S_C, S_D, NS_RIGHTS_ALL), NS_ERR_EMPTY_SLOT);
+    CHECK_ERR(ns_cap_copy(NOT_A_SLOT, S_D, NS_RIGHTS_ALL), NS_ERR_INVALID_SLOT);
+    CHECK_ERR(ns_cap_copy(S_A, NOT_A_SLOT, NS_RIGHTS_ALL), NS_ERR_INVALID_SLOT);
+    CHECK_ERR(ns_cap_copy(S_A, S_A, NS_RIGHTS_ALL), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_cap_copy(S_A, S_E, 1ull << 32), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_cap_mint(S_A, S_E, 0x10, 0), NS_ERR_INVALID_ARG);
+    /* A READ-only bank cannot be spent from: missing right. */
+    CHECK_ERR(ns_frame_alloc(S_A, S_C), NS_ERR_NO_RIGHTS);
+    clear_slots();
+}
+
+static void test_cap_mint(void)
+{
+    /* Badges go on endpoints and notifications only. */
+    CHECK_ERR(ns_cap_mint(NS_SLOT_ROOT_BANK, S_A, NS_RIGHTS_ALL, 7), NS_ERR_INVALID_ARG);
+    CHECK_OK(ns_cap_mint(NS_SLOT_ROOT_BANK, S_A, NS_RIGHT_READ, 0));
+    struct ns_cap_info i;
+    CHECK_OK(ns_cap_identify(S_A, &i));
+    CHECK(i.rights == NS_RIGHT_READ && i.badge == 0);
+    clear_slots();
+}
+
+static void test_cap_move_delete(void)
+{
+    struct ns_cap_info i;
+    CHECK_OK(ns_cap_copy(NS_SLOT_ROOT_BANK, S_A, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_move(S_A, S_B));
+    CHECK_ERR(ns_cap_identify(S_A, &i), NS_ERR_EMPTY_SLOT);
+    CHECK_OK(ns_cap_identify(S_B, &i));
+    CHECK(i.type == NS_CAP_BANK);
+    CHECK_ERR(ns_cap_move(S_A, S_C), NS_ERR_EMPTY_SLOT);
+    CHECK_ERR(ns_cap_move(S_B, NS_SLOT_ROOT_BANK), NS_ERR_SLOT_OCCUPIED);
+    CHECK_OK(ns_cap_delete(S_B));
+    CHECK_ERR(ns_cap_delete(S_B), NS_ERR_EMPTY_SLOT);
+    CHECK_ERR(ns_cap_delete(NOT_A_SLOT), NS_ERR_INVALID_SLOT);
+    clear_slots();
+}
+
+static void test_cap_revoke(void)
+{
+    struct ns_cap_info i;
+    CHECK_OK(ns_cap_copy(NS_SLOT_ROOT_BANK, S_A, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_copy(S_A, S_B, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_copy(S_B, S_C, NS_RIGHT_READ));
+    CHECK_OK(ns_cap_move(S_C, S_D)); /* a moved child is still a child */
+    CHECK_OK(ns_cap_revoke(S_A));
+    CHECK_OK(ns_cap_identify(S_A, &i));
+    CHECK_ERR(ns_cap_identify(S_B, &i), NS_ERR_REVOKED);
+    CHECK_ERR(ns_cap_identify(S_D, &i), NS_ERR_REVOKED);
+    CHECK_ERR(ns_frame_alloc(S_B, S_E), NS_ERR_REVOKED);
+    /* A revoked slot can be reused. */
+    CHECK_OK(ns_cap_copy(S_A, S_B, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_identify(S_B, &i));
+    CHECK_ERR(ns_cap_revoke(S_E), NS_ERR_EMPTY_SLOT);
+    clear_slots();
+}
+
+/* ---- space banks ---- */
+
+static void test_bank_quota(void)
+{
+    uint64_t limit, used;
+    CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 4));
+    CHECK_OK(ns_bank_info(S_BANK, &limit, &used));
+    CHECK(limit == 4 && used == 0);
+    /* Each frame costs its page plus its descriptor: three fit in 4 pages. */
+    unsigned got = 0;
+    long e;
+    while ((e = ns_frame_alloc(S_BANK, S_FRAME + got)) == NS_OK)
+        got++;
+    CHECK_ERR(e, NS_ERR_NO_QUOTA);
+    CHECK(got == 3);
+    CHECK_OK(ns_bank_info(S_BANK, &limit, &used));
+    CHECK(used > 3 * 4096 && used <= 4 * 4096);
+    /* Freeing a frame gives its quota back. */
+    CHECK_OK(ns_cap_delete(S_FRAME));
+    CHECK_OK(ns_frame_alloc(S_BANK, S_FRAME));
+    clear_slots();
+}
+
+static void test_bank_nested_limits(void)
+{
+    uint64_t used;
+    CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 3));
+    /* A sub-bank may name a larger limit than its parent; the parent's
+     * limit still binds. */
+    CHECK_OK(ns_bank_create(S_BANK, S_BANK2, 100));
+    unsigned got = 0;
+    while (ns_frame_alloc(S_BANK2, S_FRAME + got) == NS_OK)
+        got++;
+    /* Two frames (page + descriptor each) and the sub-bank's own
+     * descriptor, all charged to the 3-page parent: a third frame does not fit. */
+    CHECK(got == 2);
+    CHECK_OK(ns_bank_info(S_BANK, NULL, &used));
+    CHECK(used <= 3 * 4096);
+    clear_slots();
+}
+
+static void test_bank_destroy(void)
+{
+    struct ns_cap_info i;
+    uint64_t used_before, used_after;
+    CHECK_OK(ns_bank_info(NS_SLOT_ROOT_BANK, NULL, &used_before));
+    CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 64));
+    CHECK_OK(ns_bank_create(S_BANK, S_BANK2, 32));
+    CHECK_OK(ns_frame_alloc(S_BANK, S_FRAME));
+    CHECK_OK(ns_frame_alloc(S_BANK2, S_FRAME2));
+    CHECK_OK(ns_aspace_create(S_BANK2, S_ASPACE));
+    CHECK_OK(ns_cspace_create(S_BANK2, S_CSPACE, 64));
+    CHECK_OK(ns_bank_destroy(S_BANK));
+    /* Everything allocated from it, sub-banks included, is gone. */
+    CHECK_ERR(ns_cap_identify(S_FRAME, &i), NS_ERR_REVOKED);
+    CHECK_ERR(ns_cap_identify(S_FRAME2, &i), NS_ERR_REVOKED);
+    CHECK_ERR(ns_cap_identify(S_BANK2, &i), NS_ERR_REVOKED);
+    CHECK_ERR(ns_cap_identify(S_ASPACE, &i), NS_ERR_REVOKED);
+    CHECK_ERR(ns_cap_identify(S_CSPACE, &i), NS_ERR_REVOKED);
+    CHECK_ERR(ns_frame_alloc(S_BANK, S_FRAME3), NS_ERR_REVOKED);
+    clear_slots();
+    CHECK_OK(ns_bank_info(NS_SLOT_ROOT_BANK, NULL, &used_after));
+    CHECK(used_after == used_before);
+    CHECK_ERR(ns_bank_destroy(NS_SLOT_ROOT_BANK), NS_ERR_BAD_STATE);
+    CHECK_ERR(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, UINT64_MAX), NS_ERR_INVALID_ARG);
+}
+
+static void test_wrong_type(void)
+{
+    CHECK_ERR(ns_frame_alloc(NS_SLOT_MACHINE, S_A), NS_ERR_WRONG_TYPE);
+    CHECK_ERR(ns_bank_info(NS_SLOT_SELF_THREAD, NULL, NULL), NS_ERR_WRONG_TYPE);
+    CHECK_ERR(ns_thread_suspend(NS_SLOT_ROOT_BANK), NS_ERR_WRONG_TYPE);
+    CHECK_ERR(ns_shutdown(NS_SLOT_ROOT_BANK, 0), NS_ERR_WRONG_TYPE);
+    CHECK_ERR(ns_frame_alloc(NS_SLOT_ROOT_BANK, NS_SLOT_MACHINE), NS_ERR_SLOT_OCCUPIED);
+}
+
+/* ---- frames and mapping ---- */
+
+static void test_frame_map(void)
+{
+    unsigned long eff;
+    volatile uint64_t *p = (volatile uint64_t *)SCRATCH_VA;
+    CHECK_OK(ns_frame_alloc(NS_SLOT_ROOT_BANK, S_FRAME));
+    CHECK_OK(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME, SCRATCH_VA, NS_RIGHT_READ | NS_RIGHT_WRITE,
+                          &eff));
+    CHECK(eff == (NS_RIGHT_READ | NS_RIGHT_WRITE));
+    CHECK(p[0] == 0 && p[511] == 0); /* frames come zeroed */
+    p[0] = 0x1234;
+    CHECK(p[0] == 0x1234);
+    CHECK_ERR(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME, SCRATCH_VA + 4096, NS_RIGHT_READ, NULL),
+              NS_ERR_BAD_STATE); /* one mapping per frame */
+    CHECK_OK(ns_unmap(S_FRAME));
+    CHECK_ERR(ns_unmap(S_FRAME), NS_ERR_BAD_STATE);
+    /* Permissions are subtractive: a read-only capability maps read-only. */
+    CHECK_OK(ns_cap_copy(S_FRAME, S_FRAME2, NS_RIGHT_READ));
+    CHECK_OK(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME2, SCRATCH_VA, NS_RIGHT_READ | NS_RIGHT_WRITE,
+                          &eff));
+    CHECK(eff == NS_RIGHT_READ);
+    CHECK(p[0] == 0x1234); /* same page, same data */
+    CHECK_OK(ns_unmap(S_FRAME2));
+    CHECK_ERR(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME2, SCRATCH_VA, NS_RIGHT_WRITE, NULL),
+              NS_ERR_NO_RIGHTS);
+    CHECK_ERR(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME, SCRATCH_VA + 1, NS_RIGHT_READ, NULL),
+              NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(
+        ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME, 0xffffffc000000000ull, NS_RIGHT_READ, NULL),
+        NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME, 0, NS_RIGHT_READ, NULL),
+              NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME, SCRATCH_VA, 0x80, NULL),
+              NS_ERR_INVALID_ARG);
+    /* Deleting the frame's last capability unmaps and frees it. */
+    CHECK_OK(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME, SCRATCH_VA, NS_RIGHT_READ, NULL));
+    CHECK_OK(ns_cap_delete(S_FRAME2));
+    CHECK_OK(ns_cap_delete(S_FRAME));
+    CHECK_OK(ns_frame_alloc(NS_SLOT_ROOT_BANK, S_FRAME));
+    CHECK_OK(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME, SCRATCH_VA, NS_RIGHT_READ, NULL));
+    clear_slots();
+}
+
+static void test_object_create_args(void)
+{
+    CHECK_ERR(ns_cspace_create(NS_SLOT_ROOT_BANK, S_CSPACE, 0), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_cspace_create(NS_SLOT_ROOT_BANK, S_CSPACE, 1u << 20), NS_ERR_INVALID_ARG);
+    CHECK_OK(ns_cspace_create(NS_SLOT_ROOT_BANK, S_CSPACE, 16));
+    CHECK_OK(ns_aspace_create(NS_SLOT_ROOT_BANK, S_ASPACE));
+    CHECK_ERR(ns_aspace_create(NS_SLOT_ROOT_BANK, S_ASPACE), NS_ERR_SLOT_OCCUPIED);
+    CHECK_ERR(ns_aspace_create(NS_SLOT_ROOT_BANK, NOT_A_SLOT), NS_ERR_INVALID_SLOT);
+    clear_slots();
+}
+
+/* ---- threads ---- */
+
+static volatile unsigned long counter;
+
+static void worker(unsigned long n)
+{
+    counter += n;
+    ns_thread_exit();
+}
+
+static void spinner(unsigned long n)
+{
+    (void)n;
+    for (;;)
+        counter++;
+}
+
+static uint64_t stack_va(unsigned i)
+{
+    return SCRATCH_VA + 0x100000 + i * 0x10000;
+}
+
+/* A stack page for a child thread, mapped in our space. */
+static uint64_t make_stack(unsigned i)
+{
+    ns_frame_alloc(NS_SLOT_ROOT_BANK, S_FRAME3 + i);
+    ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME3 + i, stack_va(i), NS_RIGHT_READ | NS_RIGHT_WRITE,
+                 NULL);
+    return stack_va(i) + 4096;
+}
+
+static void test_thread_lifecycle(void)
+{
+    unsigned long state, prio;
+    counter = 0;
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_THREAD, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_info(S_THREAD, &state, &prio));
+    CHECK(state == NS_THREAD_INACTIVE);
+    CHECK_ERR(ns_thread_resume(S_THREAD), NS_ERR_BAD_STATE);
+    CHECK_ERR(ns_thread_start(S_THREAD, 0, make_stack(0), 5), NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_thread_start(S_THREAD, (uint64_t)worker, 0xffffffc000000000ull, 5),
+              NS_ERR_BAD_ADDRESS);
+    CHECK_OK(ns_thread_start(S_THREAD, (uint64_t)worker, make_stack(0), 5));
+    CHECK_ERR(ns_thread_start(S_THREAD, (uint64_t)worker, make_stack(0), 5), NS_ERR_BAD_STATE);
+    for (int i = 0; i < 100 && counter != 5; i++)
+        ns_yield();
+    CHECK(counter == 5);
+    CHECK_OK(ns_thread_info(S_THREAD, &state, NULL));
+    CHECK(state == NS_THREAD_STOPPED);
+    clear_slots();
+}
+
+static void test_thread_suspend_resume(void)
+{
+    unsigned long state;
+    counter = 0;
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_THREAD, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_start(S_THREAD, (uint64_t)spinner, make_stack(0), 0));
+    ns_sleep_us(30000); /* the spinner runs while we sleep */
+    CHECK(counter > 0);
+    CHECK_OK(ns_thread_suspend(S_THREAD));
+    CHECK_OK(ns_thread_info(S_THREAD, &state, NULL));
+    CHECK(state == NS_THREAD_SUSPENDED);
+    unsigned long c = counter;
+    ns_sleep_us(30000);
+    CHECK(counter == c); /* suspended means not running */
+    CHECK_OK(ns_thread_set_regs(S_THREAD, (uint64_t)worker, stack_va(0) + 4096, 1000));
+    CHECK_OK(ns_thread_resume(S_THREAD));
+    ns_sleep_us(30000);
+    CHECK(counter == c + 1000);
+    CHECK_ERR(ns_thread_set_regs(S_THREAD, (uint64_t)worker, 0, 0), NS_ERR_BAD_STATE);
+    clear_slots();
+}
+
+static void test_thread_priority(void)
+{
+    unsigned long prio, my_prio;
+    CHECK_OK(ns_thread_info(NS_SLOT_SELF_THREAD, NULL, &my_prio));
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_THREAD, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    CHECK_ERR(ns_thread_set_prio(S_THREAD, my_prio + 1), NS_ERR_NO_RIGHTS);
+    CHECK_ERR(ns_thread_set_prio(S_THREAD, 256), NS_ERR_INVALID_ARG);
+    CHECK_OK(ns_thread_set_prio(S_THREAD, my_prio - 1));
+    CHECK_OK(ns_thread_info(S_THREAD, NULL, &prio));
+    CHECK(prio == my_prio - 1);
+    /* A lower-priority thread does not run while we are runnable. */
+    counter = 0;
+    CHECK_OK(ns_thread_start(S_THREAD, (uint64_t)worker, make_stack(0), 1));
+    for (int i = 0; i < 10; i++)
+        ns_yield();
+    CHECK(counter == 0);
+    ns_sleep_us(20000); /* now it may */
+    CHECK(counter == 1);
+    CHECK_OK(ns_cap_copy(S_THREAD, S_A, NS_RIGHT_READ));
+    CHECK_ERR(ns_thread_set_prio(S_A, 1), NS_ERR_NO_RIGHTS);
+    clear_slots();
+}
+
+static void test_thread_fault_without_handler(void)
+{
+    unsigned long state;
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_THREAD, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    /* Jump to an unmapped page: the thread is stopped, we go on. */
+    CHECK_OK(ns_thread_start(S_THREAD, 0x7000000, make_stack(0), 0));
+    ns_sleep_us(20000);
+    CHECK_OK(ns_thread_info(S_THREAD, &state, NULL));
+    CHECK(state == NS_THREAD_STOPPED);
+    clear_slots();
+}
+
+static void test_thread_loses_aspace(void)
+{
+    unsigned long state;
+    /* A thread in a space whose bank is destroyed stops when next picked. */
+    CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 64));
+    CHECK_OK(ns_aspace_create(S_BANK, S_ASPACE));
+    CHECK_OK(ns_thread_create(NS_SLOT_ROOT_BANK, S_THREAD, NS_SLOT_SELF_CSPACE, S_ASPACE));
+    CHECK_OK(ns_bank_destroy(S_BANK));
+    CHECK_OK(ns_thread_start(S_THREAD, 0x10000, 0x20000, 0));
+    ns_sleep_us(20000);
+    CHECK_OK(ns_thread_info(S_THREAD, &state, NULL));
+    CHECK(state == NS_THREAD_STOPPED);
+    clear_slots();
+}
+
+static void test_sleep_and_clock(void)
+{
+    uint64_t t0 = ns_clock_us();
+    CHECK_OK(ns_sleep_us(15000));
+    uint64_t dt = ns_clock_us() - t0;
+    CHECK(dt >= 15000 && dt < 200000);
+    CHECK_ERR(ns_sleep_us(UINT64_MAX), NS_ERR_INVALID_ARG);
+    CHECK_OK(ns_yield());
+}
+
+static void test_floating_point(void)
+{
+    volatile double a = 1.25, b = 3.0;
+    CHECK((int)(a * b * 100) == 375);
+}
+
+static void test_quota_thread_create(void)
+{
+    CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 0));
+    CHECK_ERR(ns_thread_create(S_BANK, S_THREAD, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE),
+              NS_ERR_NO_QUOTA);
+    CHECK_ERR(ns_aspace_create(S_BANK, S_ASPACE), NS_ERR_NO_QUOTA);
+    CHECK_ERR(ns_cspace_create(S_BANK, S_CSPACE, 8), NS_ERR_NO_QUOTA);
+    clear_slots();
+}
+
+static const struct ktest tests[] = {
+    {"debug_write", test_debug_write},
+    {"invalid_syscall", test_invalid_syscall},
+    {"identify_root_caps", test_identify_root_caps},
+    {"cap_copy_diminish", test_cap_copy_diminish},
+    {"cap_mint", test_cap_mint},
+    {"cap_move_delete", test_cap_move_delete},
+    {"cap_revoke", test_cap_revoke},
+    {"bank_quota", test_bank_quota},
+    {"bank_nested_limits", test_bank_nested_limits},
+    {"bank_destroy", test_bank_destroy},
+    {"wrong_type", test_wrong_type},
+    {"frame_map", test_frame_map},
+    {"object_create_args", test_object_create_args},
+    {"thread_lifecycle", test_thread_lifecycle},
+    {"thread_suspend_resume", test_thread_suspend_resume},
+    {"thread_priority", test_thread_priority},
+    {"thread_fault_without_handler", test_thread_fault_without_handler},
+    {"thread_loses_aspace", test_thread_loses_aspace},
+    {"sleep_and_clock", test_sleep_and_clock},
+    {"floating_point", test_floating_point},
+    {"quota_thread_create", test_quota_thread_create},
+};
+
+int main(void)
+{
+    if (!ns_bootinfo) {
+        printf("tests: must run as the first program (--init tests)\n");
+        return 1;
+    }
+    unsigned passed = 0, failed = 0;
+    printf("tests: %u kernel tests\n", (unsigned)(sizeof(tests) / sizeof(tests[0])));
+    for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        ktest_failures = 0;
+        tests[i].fn();
+        if (ktest_failures)
+            failed++;
+        else
+            passed++;
+        printf("%s %s\n", ktest_failures ? "FAIL" : "PASS", tests[i].name);
+    }
+    printf("%u passed, %u failed\n", passed, failed);
+    ns_shutdown(NS_SLOT_MACHINE, failed ? 1 : 0);
+    return 1;
+}

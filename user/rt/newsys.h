@@ -1,0 +1,207 @@
+/* The NewSys user runtime: system-call stubs and the few helpers every
+ * program wants. Include this, write main(), and link with the runtime
+ * (see user/CMakeLists.txt: newsys_program()). printf and the rest of the C
+ * library come from picolibc; stdout goes to the kernel's debug console. */
+#ifndef NEWSYS_USER_H
+#define NEWSYS_USER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "include/newsys/bootinfo.h"
+#include "include/newsys/caps.h"
+#include "include/newsys/errors.h"
+#include "include/newsys/syscall.h"
+
+struct ns_ret {
+    long err;
+    unsigned long v1;
+};
+
+static inline struct ns_ret ns_syscall(unsigned long nr, unsigned long a0, unsigned long a1,
+                                       unsigned long a2, unsigned long a3, unsigned long a4,
+                                       unsigned long a5)
+{
+    register unsigned long r0 asm("a0") = a0;
+    register unsigned long r1 asm("a1") = a1;
+    register unsigned long r2 asm("a2") = a2;
+    register unsigned long r3 asm("a3") = a3;
+    register unsigned long r4 asm("a4") = a4;
+    register unsigned long r5 asm("a5") = a5;
+    register unsigned long r7 asm("a7") = nr;
+    asm volatile("ecall"
+                 : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5)
+                 : "r"(r7)
+                 : "memory");
+    return (struct ns_ret){(long)r0, r1};
+}
+
+static inline long ns_debug_write(const char *buf, size_t len)
+{
+    return ns_syscall(NS_SYS_DEBUG_WRITE, (unsigned long)buf, len, 0, 0, 0, 0).err;
+}
+static inline long ns_shutdown(unsigned long machine_slot, unsigned long reason)
+{
+    return ns_syscall(NS_SYS_SHUTDOWN, machine_slot, reason, 0, 0, 0, 0).err;
+}
+static inline long ns_yield(void)
+{
+    return ns_syscall(NS_SYS_YIELD, 0, 0, 0, 0, 0, 0).err;
+}
+static inline long ns_sleep_us(uint64_t us)
+{
+    return ns_syscall(NS_SYS_SLEEP, us, 0, 0, 0, 0, 0).err;
+}
+static inline uint64_t ns_clock_us(void)
+{
+    return ns_syscall(NS_SYS_CLOCK, 0, 0, 0, 0, 0, 0).v1;
+}
+static inline void ns_thread_exit(void)
+{
+    ns_syscall(NS_SYS_THREAD_EXIT, 0, 0, 0, 0, 0, 0);
+}
+
+static inline struct ns_ret ns_call(unsigned long nr, unsigned long a0, unsigned long a1,
+                                    unsigned long a2, unsigned long a3)
+{
+    return ns_syscall(nr, a0, a1, a2, a3, 0, 0);
+}
+
+/* Capabilities. */
+static inline long ns_cap_copy(unsigned long src, unsigned long dst, unsigned long rights)
+{
+    return ns_call(NS_SYS_CAP_COPY, src, dst, rights, 0).err;
+}
+static inline long ns_cap_mint(unsigned long src, unsigned long dst, unsigned long rights,
+                               uint64_t badge)
+{
+    return ns_call(NS_SYS_CAP_MINT, src, dst, rights, badge).err;
+}
+static inline long ns_cap_move(unsigned long src, unsigned long dst)
+{
+    return ns_call(NS_SYS_CAP_MOVE, src, dst, 0, 0).err;
+}
+static inline long ns_cap_delete(unsigned long slot)
+{
+    return ns_call(NS_SYS_CAP_DELETE, slot, 0, 0, 0).err;
+}
+static inline long ns_cap_revoke(unsigned long slot)
+{
+    return ns_call(NS_SYS_CAP_REVOKE, slot, 0, 0, 0).err;
+}
+struct ns_cap_info {
+    unsigned long type, rights;
+    uint64_t badge;
+};
+static inline long ns_cap_identify(unsigned long slot, struct ns_cap_info *info)
+{
+    register unsigned long r0 asm("a0") = slot;
+    register unsigned long r1 asm("a1");
+    register unsigned long r2 asm("a2");
+    register unsigned long r3 asm("a3");
+    register unsigned long r7 asm("a7") = NS_SYS_CAP_IDENTIFY;
+    asm volatile("ecall" : "+r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(r7) : "memory", "a4", "a5");
+    if (info) { /* always written: zeros on error */
+        info->type = r0 ? 0 : r1;
+        info->rights = r0 ? 0 : r2;
+        info->badge = r0 ? 0 : r3;
+    }
+    return (long)r0;
+}
+
+/* Space banks. */
+static inline long ns_bank_create(unsigned long bank, unsigned long dst, uint64_t limit_pages)
+{
+    return ns_call(NS_SYS_BANK_CREATE, bank, dst, limit_pages, 0).err;
+}
+static inline long ns_bank_info(unsigned long bank, uint64_t *limit_pages, uint64_t *used_bytes)
+{
+    register unsigned long r0 asm("a0") = bank;
+    register unsigned long r1 asm("a1");
+    register unsigned long r2 asm("a2");
+    register unsigned long r7 asm("a7") = NS_SYS_BANK_INFO;
+    asm volatile("ecall" : "+r"(r0), "=r"(r1), "=r"(r2) : "r"(r7) : "memory", "a3", "a4", "a5");
+    if (limit_pages)
+        *limit_pages = r0 ? 0 : r1;
+    if (used_bytes)
+        *used_bytes = r0 ? 0 : r2;
+    return (long)r0;
+}
+static inline long ns_bank_destroy(unsigned long bank)
+{
+    return ns_call(NS_SYS_BANK_DESTROY, bank, 0, 0, 0).err;
+}
+
+/* Objects. */
+static inline long ns_aspace_create(unsigned long bank, unsigned long dst)
+{
+    return ns_call(NS_SYS_ASPACE_CREATE, bank, dst, 0, 0).err;
+}
+static inline long ns_cspace_create(unsigned long bank, unsigned long dst, unsigned long slots)
+{
+    return ns_call(NS_SYS_CSPACE_CREATE, bank, dst, slots, 0).err;
+}
+static inline long ns_frame_alloc(unsigned long bank, unsigned long dst)
+{
+    return ns_call(NS_SYS_FRAME_ALLOC, bank, dst, 0, 0).err;
+}
+static inline long ns_map_frame(unsigned long aspace, unsigned long frame, uint64_t va,
+                                unsigned long rights, unsigned long *effective)
+{
+    struct ns_ret r = ns_call(NS_SYS_MAP_FRAME, aspace, frame, va, rights);
+    if (effective)
+        *effective = r.err ? 0 : r.v1;
+    return r.err;
+}
+static inline long ns_unmap(unsigned long frame)
+{
+    return ns_call(NS_SYS_UNMAP, frame, 0, 0, 0).err;
+}
+
+/* Threads. */
+static inline long ns_thread_create(unsigned long bank, unsigned long dst, unsigned long cspace,
+                                    unsigned long aspace)
+{
+    return ns_call(NS_SYS_THREAD_CREATE, bank, dst, cspace, aspace).err;
+}
+static inline long ns_thread_start(unsigned long t, uint64_t pc, uint64_t sp, uint64_t a0)
+{
+    return ns_call(NS_SYS_THREAD_START, t, pc, sp, a0).err;
+}
+static inline long ns_thread_suspend(unsigned long t)
+{
+    return ns_call(NS_SYS_THREAD_SUSPEND, t, 0, 0, 0).err;
+}
+static inline long ns_thread_resume(unsigned long t)
+{
+    return ns_call(NS_SYS_THREAD_RESUME, t, 0, 0, 0).err;
+}
+static inline long ns_thread_set_prio(unsigned long t, unsigned long prio)
+{
+    return ns_call(NS_SYS_THREAD_SET_PRIO, t, prio, 0, 0).err;
+}
+static inline long ns_thread_set_regs(unsigned long t, uint64_t pc, uint64_t sp, uint64_t a0)
+{
+    return ns_call(NS_SYS_THREAD_SET_REGS, t, pc, sp, a0).err;
+}
+static inline long ns_thread_info(unsigned long t, unsigned long *state, unsigned long *prio)
+{
+    register unsigned long r0 asm("a0") = t;
+    register unsigned long r1 asm("a1");
+    register unsigned long r2 asm("a2");
+    register unsigned long r7 asm("a7") = NS_SYS_THREAD_INFO;
+    asm volatile("ecall" : "+r"(r0), "=r"(r1), "=r"(r2) : "r"(r7) : "memory", "a3", "a4", "a5");
+    if (state)
+        *state = r0 ? 0 : r1;
+    if (prio)
+        *prio = r0 ? 0 : r2;
+    return (long)r0;
+}
+
+/* Name of an error code, for messages. */
+const char *ns_strerror(long err);
+
+/* What init got from the kernel (NULL in programs started by others). */
+extern const struct ns_bootinfo *ns_bootinfo;
+
+#endif
