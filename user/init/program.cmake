@@ -1,0 +1,1 @@
+newsys_program(init ${NEWSYS_PROGRAM_DIR}/init.c)
