@@ -49,6 +49,10 @@ enum ns_syscall {
     NS_SYS_THREAD_SET_REGS = 25, /* (thread, pc, sp, a0) of a suspended thread */
     NS_SYS_THREAD_INFO = 26,     /* (thread) -> a1 state, a2 priority */
 
+    NS_SYS_NOP = 27,          /* () does nothing: the null system call */
+    NS_SYS_CAP_TRANSFER = 28, /* (src, cspace, dst, rights mask): copy into the space named
+                                 by the cspace capability (WRITE right) */
+
     NS_SYS_COUNT
 };
 

@@ -89,6 +89,21 @@ static enum ns_error sys_cap_copy(struct thread *t, uint64_t src, uint64_t dst, 
     return cap_copy(&t->cs->cs, (uint32_t)src, &t->cs->cs, (uint32_t)dst, (uint32_t)mask);
 }
 
+static enum ns_error sys_cap_transfer(struct thread *t, uint64_t src, uint64_t cspace, uint64_t dst,
+                                      uint64_t mask)
+{
+    struct cap_slot *cs;
+    enum ns_error e = obj_lookup(t, cspace, NS_CAP_CSPACE, NS_RIGHT_WRITE, &cs);
+    if (e != NS_OK)
+        return e;
+    struct cspace *target = &((struct cspace_obj *)cs->obj)->cs;
+    if (src >= t->cs->cs.nslots || dst >= target->nslots)
+        return NS_ERR_INVALID_SLOT;
+    if (mask & ~(uint64_t)NS_RIGHTS_ALL)
+        return NS_ERR_INVALID_ARG;
+    return cap_copy(&t->cs->cs, (uint32_t)src, target, (uint32_t)dst, (uint32_t)mask);
+}
+
 static enum ns_error sys_cap_mint(struct thread *t, uint64_t src, uint64_t dst, uint64_t mask,
                                   uint64_t badge)
 {
@@ -134,123 +149,209 @@ static enum ns_error sys_cap_identify(struct thread *t, uint64_t slot, unsigned 
     return e;
 }
 
+/* The dispatch table: one entry per system call, each reading its
+ * arguments from a0..a5 (r[10..15]) and writing results to a1..a5. */
+struct args {
+    struct hart *h;
+    struct thread *t;
+    unsigned long *r;
+};
+typedef enum ns_error (*syscall_fn)(struct args *a);
+
+#define A0 (a->r[10])
+#define A1 (a->r[11])
+#define A2 (a->r[12])
+#define A3 (a->r[13])
+
+static enum ns_error do_debug_write(struct args *a)
+{
+    return sys_debug_write(A0, A1);
+}
+static enum ns_error do_shutdown(struct args *a)
+{
+    return sys_shutdown(a->t, A0, A1);
+}
+static enum ns_error do_nop(struct args *a)
+{
+    (void)a;
+    return NS_OK;
+}
+
+static enum ns_error do_yield(struct args *a)
+{
+    sched_yield(sched_of(a->h));
+    return NS_OK;
+}
+
+static enum ns_error do_sleep(struct args *a)
+{
+    uint64_t us = A0;
+    if (us > 1000000ull * 3600 * 24 * 365)
+        return NS_ERR_INVALID_ARG;
+    uint64_t ticks = (uint64_t)((unsigned __int128)us * timebase_hz / 1000000);
+    sched_sleep(sched_of(a->h), a->t, read_time() + ticks);
+    return NS_OK;
+}
+
+static enum ns_error do_clock(struct args *a)
+{
+    A1 = (uint64_t)((unsigned __int128)read_time() * 1000000 / timebase_hz);
+    return NS_OK;
+}
+
+static enum ns_error do_thread_exit(struct args *a)
+{
+    thread_stop(a->t, "exited");
+    return NS_OK;
+}
+
+static enum ns_error do_cap_copy(struct args *a)
+{
+    return sys_cap_copy(a->t, A0, A1, A2);
+}
+static enum ns_error do_cap_mint(struct args *a)
+{
+    return sys_cap_mint(a->t, A0, A1, A2, A3);
+}
+static enum ns_error do_cap_move(struct args *a)
+{
+    return sys_cap_move(a->t, A0, A1);
+}
+static enum ns_error do_cap_delete(struct args *a)
+{
+    return sys_cap_delete(a->t, A0);
+}
+static enum ns_error do_cap_revoke(struct args *a)
+{
+    return sys_cap_revoke(a->t, A0);
+}
+static enum ns_error do_cap_identify(struct args *a)
+{
+    return sys_cap_identify(a->t, A0, a->r);
+}
+static enum ns_error do_cap_transfer(struct args *a)
+{
+    return sys_cap_transfer(a->t, A0, A1, A2, A3);
+}
+
+static enum ns_error do_bank_create(struct args *a)
+{
+    return sys_bank_create(a->t, A0, A1, A2);
+}
+static enum ns_error do_bank_info(struct args *a)
+{
+    uint64_t limit, used;
+    enum ns_error e = sys_bank_info(a->t, A0, &limit, &used);
+    if (e == NS_OK)
+        A1 = limit, A2 = used;
+    return e;
+}
+static enum ns_error do_bank_destroy(struct args *a)
+{
+    return sys_bank_destroy(a->t, A0);
+}
+
+static enum ns_error do_aspace_create(struct args *a)
+{
+    return sys_aspace_create(a->t, A0, A1);
+}
+static enum ns_error do_cspace_create(struct args *a)
+{
+    return sys_cspace_create(a->t, A0, A1, A2);
+}
+static enum ns_error do_frame_alloc(struct args *a)
+{
+    return sys_frame_alloc(a->t, A0, A1);
+}
+static enum ns_error do_map_frame(struct args *a)
+{
+    uint64_t eff = 0;
+    enum ns_error e = sys_map_frame(a->t, A0, A1, A2, A3, &eff);
+    if (e == NS_OK)
+        A1 = eff;
+    return e;
+}
+static enum ns_error do_unmap(struct args *a)
+{
+    return sys_unmap(a->t, A0);
+}
+
+static enum ns_error do_thread_create(struct args *a)
+{
+    return sys_thread_create(a->t, A0, A1, A2, A3);
+}
+static enum ns_error do_thread_start(struct args *a)
+{
+    return sys_thread_start(a->t, A0, A1, A2, A3);
+}
+static enum ns_error do_thread_suspend(struct args *a)
+{
+    return sys_thread_suspend(a->t, A0);
+}
+static enum ns_error do_thread_resume(struct args *a)
+{
+    return sys_thread_resume(a->t, A0);
+}
+static enum ns_error do_thread_set_prio(struct args *a)
+{
+    return sys_thread_set_prio(a->t, A0, A1);
+}
+static enum ns_error do_thread_set_regs(struct args *a)
+{
+    return sys_thread_set_regs(a->t, A0, A1, A2, A3);
+}
+static enum ns_error do_thread_info(struct args *a)
+{
+    uint64_t state, prio;
+    enum ns_error e = sys_thread_info(a->t, A0, &state, &prio);
+    if (e == NS_OK)
+        A1 = state, A2 = prio;
+    return e;
+}
+
+static const syscall_fn syscalls[NS_SYS_COUNT] = {
+    [NS_SYS_DEBUG_WRITE] = do_debug_write,
+    [NS_SYS_SHUTDOWN] = do_shutdown,
+    [NS_SYS_YIELD] = do_yield,
+    [NS_SYS_SLEEP] = do_sleep,
+    [NS_SYS_CLOCK] = do_clock,
+    [NS_SYS_THREAD_EXIT] = do_thread_exit,
+    [NS_SYS_CAP_COPY] = do_cap_copy,
+    [NS_SYS_CAP_MINT] = do_cap_mint,
+    [NS_SYS_CAP_MOVE] = do_cap_move,
+    [NS_SYS_CAP_DELETE] = do_cap_delete,
+    [NS_SYS_CAP_REVOKE] = do_cap_revoke,
+    [NS_SYS_CAP_IDENTIFY] = do_cap_identify,
+    [NS_SYS_BANK_CREATE] = do_bank_create,
+    [NS_SYS_BANK_INFO] = do_bank_info,
+    [NS_SYS_BANK_DESTROY] = do_bank_destroy,
+    [NS_SYS_ASPACE_CREATE] = do_aspace_create,
+    [NS_SYS_CSPACE_CREATE] = do_cspace_create,
+    [NS_SYS_FRAME_ALLOC] = do_frame_alloc,
+    [NS_SYS_THREAD_CREATE] = do_thread_create,
+    [NS_SYS_MAP_FRAME] = do_map_frame,
+    [NS_SYS_UNMAP] = do_unmap,
+    [NS_SYS_THREAD_START] = do_thread_start,
+    [NS_SYS_THREAD_SUSPEND] = do_thread_suspend,
+    [NS_SYS_THREAD_RESUME] = do_thread_resume,
+    [NS_SYS_THREAD_SET_PRIO] = do_thread_set_prio,
+    [NS_SYS_THREAD_SET_REGS] = do_thread_set_regs,
+    [NS_SYS_THREAD_INFO] = do_thread_info,
+    [NS_SYS_NOP] = do_nop,
+    [NS_SYS_CAP_TRANSFER] = do_cap_transfer,
+};
+
 void syscall_dispatch(struct hart *h, struct thread *t)
 {
-    unsigned long *r = t->ctx.regs;
-    struct sched *s = sched_of(h);
-    enum ns_error e;
+    struct args a = {h, t, t->ctx.regs};
+    unsigned long nr = a.r[17];
+    enum ns_error e = NS_ERR_INVALID_SYSCALL;
 
     /* Destruction a call triggers runs when the call is done with its own
      * pointers (kobj.h). */
     kobj_defer_begin();
-    switch (r[17]) {
-    case NS_SYS_DEBUG_WRITE:
-        e = sys_debug_write(r[10], r[11]);
-        break;
-    case NS_SYS_SHUTDOWN:
-        e = sys_shutdown(t, r[10], r[11]);
-        break;
-    case NS_SYS_YIELD:
-        sched_yield(s);
-        e = NS_OK;
-        break;
-    case NS_SYS_SLEEP: {
-        uint64_t us = r[10];
-        if (us > 1000000ull * 3600 * 24 * 365) {
-            e = NS_ERR_INVALID_ARG;
-            break;
-        }
-        sched_sleep(s, t, read_time() + (uint64_t)((unsigned __int128)us * timebase_hz / 1000000));
-        e = NS_OK;
-        break;
-    }
-    case NS_SYS_CLOCK:
-        r[11] = (uint64_t)((unsigned __int128)read_time() * 1000000 / timebase_hz);
-        e = NS_OK;
-        break;
-    case NS_SYS_THREAD_EXIT:
-        thread_stop(t, "exited");
-        e = NS_OK;
-        break;
-    case NS_SYS_CAP_COPY:
-        e = sys_cap_copy(t, r[10], r[11], r[12]);
-        break;
-    case NS_SYS_CAP_MINT:
-        e = sys_cap_mint(t, r[10], r[11], r[12], r[13]);
-        break;
-    case NS_SYS_CAP_MOVE:
-        e = sys_cap_move(t, r[10], r[11]);
-        break;
-    case NS_SYS_CAP_DELETE:
-        e = sys_cap_delete(t, r[10]);
-        break;
-    case NS_SYS_CAP_REVOKE:
-        e = sys_cap_revoke(t, r[10]);
-        break;
-    case NS_SYS_CAP_IDENTIFY:
-        e = sys_cap_identify(t, r[10], r);
-        break;
-    case NS_SYS_BANK_CREATE:
-        e = sys_bank_create(t, r[10], r[11], r[12]);
-        break;
-    case NS_SYS_BANK_INFO: {
-        uint64_t limit, used;
-        e = sys_bank_info(t, r[10], &limit, &used);
-        if (e == NS_OK)
-            r[11] = limit, r[12] = used;
-        break;
-    }
-    case NS_SYS_BANK_DESTROY:
-        e = sys_bank_destroy(t, r[10]);
-        break;
-    case NS_SYS_ASPACE_CREATE:
-        e = sys_aspace_create(t, r[10], r[11]);
-        break;
-    case NS_SYS_CSPACE_CREATE:
-        e = sys_cspace_create(t, r[10], r[11], r[12]);
-        break;
-    case NS_SYS_FRAME_ALLOC:
-        e = sys_frame_alloc(t, r[10], r[11]);
-        break;
-    case NS_SYS_THREAD_CREATE:
-        e = sys_thread_create(t, r[10], r[11], r[12], r[13]);
-        break;
-    case NS_SYS_MAP_FRAME: {
-        uint64_t eff = 0;
-        e = sys_map_frame(t, r[10], r[11], r[12], r[13], &eff);
-        if (e == NS_OK)
-            r[11] = eff;
-        break;
-    }
-    case NS_SYS_UNMAP:
-        e = sys_unmap(t, r[10]);
-        break;
-    case NS_SYS_THREAD_START:
-        e = sys_thread_start(t, r[10], r[11], r[12], r[13]);
-        break;
-    case NS_SYS_THREAD_SUSPEND:
-        e = sys_thread_suspend(t, r[10]);
-        break;
-    case NS_SYS_THREAD_RESUME:
-        e = sys_thread_resume(t, r[10]);
-        break;
-    case NS_SYS_THREAD_SET_PRIO:
-        e = sys_thread_set_prio(t, r[10], r[11]);
-        break;
-    case NS_SYS_THREAD_SET_REGS:
-        e = sys_thread_set_regs(t, r[10], r[11], r[12], r[13]);
-        break;
-    case NS_SYS_THREAD_INFO: {
-        uint64_t state, prio;
-        e = sys_thread_info(t, r[10], &state, &prio);
-        if (e == NS_OK)
-            r[11] = state, r[12] = prio;
-        break;
-    }
-    default:
-        e = NS_ERR_INVALID_SYSCALL;
-        break;
-    }
-    r[10] = (unsigned long)e;
+    if (nr < NS_SYS_COUNT && syscalls[nr])
+        e = syscalls[nr](&a);
+    a.r[10] = (unsigned long)e;
     kobj_defer_end();
 }

@@ -100,6 +100,31 @@ static void test_cap_copy_diminish(void)
     clear_slots();
 }
 
+static void test_cap_transfer(void)
+{
+    struct ns_cap_info i;
+    CHECK_OK(ns_cspace_create(NS_SLOT_ROOT_BANK, S_CSPACE, 8));
+    CHECK_OK(ns_cap_transfer(NS_SLOT_ROOT_BANK, S_CSPACE, 3, NS_RIGHT_READ));
+    CHECK_ERR(ns_cap_transfer(NS_SLOT_ROOT_BANK, S_CSPACE, 3, NS_RIGHT_READ), NS_ERR_SLOT_OCCUPIED);
+    CHECK_ERR(ns_cap_transfer(NS_SLOT_ROOT_BANK, S_CSPACE, 8, NS_RIGHT_READ), NS_ERR_INVALID_SLOT);
+    CHECK_ERR(ns_cap_transfer(NS_SLOT_ROOT_BANK, NS_SLOT_ROOT_BANK, 3, NS_RIGHT_READ),
+              NS_ERR_WRONG_TYPE);
+    CHECK_ERR(ns_cap_transfer(S_A, S_CSPACE, 4, NS_RIGHT_READ), NS_ERR_EMPTY_SLOT);
+    /* The copy is derived from ours: revoking ours reaches into the other space. */
+    CHECK_OK(ns_cap_copy(NS_SLOT_ROOT_BANK, S_A, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_transfer(S_A, S_CSPACE, 4, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_copy(S_CSPACE, S_B, NS_RIGHT_READ));
+    CHECK_ERR(ns_cap_transfer(S_A, S_B, 5, NS_RIGHTS_ALL), NS_ERR_NO_RIGHTS);
+    CHECK_OK(ns_cap_revoke(S_A));
+    CHECK_OK(ns_cap_identify(S_A, &i));
+    clear_slots();
+}
+
+static void test_null_syscall(void)
+{
+    CHECK_OK(ns_nop());
+}
+
 static void test_cap_mint(void)
 {
     /* Badges go on endpoints and notifications only. */
@@ -437,6 +462,8 @@ static const struct ktest tests[] = {
     {"identify_root_caps", test_identify_root_caps},
     {"cap_copy_diminish", test_cap_copy_diminish},
     {"cap_mint", test_cap_mint},
+    {"cap_transfer", test_cap_transfer},
+    {"null_syscall", test_null_syscall},
     {"cap_move_delete", test_cap_move_delete},
     {"cap_revoke", test_cap_revoke},
     {"bank_quota", test_bank_quota},

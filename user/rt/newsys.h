@@ -72,6 +72,15 @@ static inline long ns_cap_copy(unsigned long src, unsigned long dst, unsigned lo
 {
     return ns_call(NS_SYS_CAP_COPY, src, dst, rights, 0).err;
 }
+static inline long ns_nop(void)
+{
+    return ns_syscall(NS_SYS_NOP, 0, 0, 0, 0, 0, 0).err;
+}
+static inline long ns_cap_transfer(unsigned long src, unsigned long cspace, unsigned long dst,
+                                   unsigned long rights)
+{
+    return ns_call(NS_SYS_CAP_TRANSFER, src, cspace, dst, rights).err;
+}
 static inline long ns_cap_mint(unsigned long src, unsigned long dst, unsigned long rights,
                                uint64_t badge)
 {
