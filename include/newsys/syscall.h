@@ -53,6 +53,21 @@ enum ns_syscall {
     NS_SYS_CAP_TRANSFER = 28, /* (src, cspace, dst, rights mask): copy into the space named
                                  by the cspace capability (WRITE right) */
 
+    /* IPC. Messages: a1 = info (ipc.h), a2..a5 = words 0..3, the rest in
+     * the IPC buffer. Receiving returns the same, with the badge in a6. */
+    NS_SYS_ENDPOINT_CREATE = 29,          /* (bank, dst) */
+    NS_SYS_NOTIFICATION_CREATE = 30,      /* (bank, dst) */
+    NS_SYS_SEND = 31,                     /* (endpoint, info, w0..w3) blocks until received */
+    NS_SYS_RECV = 32,                     /* (endpoint) -> message */
+    NS_SYS_CALL = 33,                     /* (endpoint, info, w0..w3) -> the reply */
+    NS_SYS_REPLY = 34,                    /* (unused, info, w0..w3) to the last caller, once */
+    NS_SYS_REPLY_RECV = 35,               /* (endpoint, info, w0..w3): reply, then receive */
+    NS_SYS_SIGNAL = 36,                   /* (notification): OR the badge (1 if none) in */
+    NS_SYS_WAIT = 37,                     /* (notification) -> a1 bits; blocks while none */
+    NS_SYS_POLL = 38,                     /* (notification) -> a1 bits, 0 if none */
+    NS_SYS_THREAD_SET_IPC_BUFFER = 39,    /* (thread, page-aligned vaddr or 0) */
+    NS_SYS_THREAD_SET_FAULT_HANDLER = 40, /* (thread, endpoint slot, or 0 for none) */
+
     NS_SYS_COUNT
 };
 

@@ -31,6 +31,7 @@
 #include "kernel/core/bank_obj.h"
 #include "kernel/core/cspace_obj.h"
 #include "kernel/core/frame_obj.h"
+#include "kernel/core/ipc.h"
 #include "kernel/core/thread.h"
 #include "kernel/core/kmem.h"
 #include "kernel/core/sched.h"
@@ -351,6 +352,7 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     cspace_types_init();
     frame_types_init();
     bank_types_init();
+    ipc_types_init();
     asid_probe();
     syscall_set_timebase(platform.timebase_hz);
     sched_init(&boot_sched);

@@ -138,6 +138,20 @@ enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
     return NS_OK;
 }
 
+void *aspace_user_page(struct aspace *as, uint64_t va, bool write)
+{
+    struct sv39_ops ops = {.phys_to_virt = p2v};
+    uint64_t pa, flags;
+    int level;
+    if (!as || !as->root_pa || !user_range_ok(va, 1))
+        return NULL;
+    if (!sv39_lookup(&ops, as->root_pa, va & ~(uint64_t)(PAGE_SIZE - 1), &pa, &flags, &level))
+        return NULL;
+    if (!(flags & PTE_U) || !(flags & PTE_R) || (write && !(flags & PTE_W)))
+        return NULL;
+    return pa_to_va(pa);
+}
+
 void aspace_activate(struct aspace *as)
 {
     csr_write(satp, SATP_MODE_SV39 | ((unsigned long)as->asid << 44) | (as->root_pa >> 12));

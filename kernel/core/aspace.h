@@ -5,6 +5,7 @@
 #ifndef NEWSYS_CORE_ASPACE_H
 #define NEWSYS_CORE_ASPACE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "include/newsys/errors.h"
@@ -24,6 +25,10 @@ void aspace_destroy_tables(struct aspace *as);
 enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights);
 enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa);
 void aspace_activate(struct aspace *as);
+/* The kernel address of the user page holding `va` in `as`, if it is
+ * mapped for user access (and writable when `write`); NULL otherwise. Lets
+ * the kernel reach any space's memory whatever satp holds. */
+void *aspace_user_page(struct aspace *as, uint64_t va, bool write);
 
 struct thread;
 void aspace_types_init(void);

@@ -18,6 +18,7 @@
 #include "kernel/core/aspace.h"
 #include "kernel/core/bank_obj.h"
 #include "kernel/core/frame_obj.h"
+#include "kernel/core/ipc.h"
 #include "kernel/core/kobj.h"
 #include "kernel/core/object.h"
 #include "kernel/core/sched.h"
@@ -309,7 +310,80 @@ static enum ns_error do_thread_info(struct args *a)
     return e;
 }
 
+/* IPC calls write their own results: at once, or when the thread is woken
+ * (a blocked thread's a0 must not be touched now). */
+#define RESULT_WRITTEN NS_ERR_COUNT
+
+static enum ns_error do_send(struct args *a)
+{
+    sys_send(a->h, a->t, false);
+    return RESULT_WRITTEN;
+}
+static enum ns_error do_call(struct args *a)
+{
+    sys_send(a->h, a->t, true);
+    return RESULT_WRITTEN;
+}
+static enum ns_error do_recv(struct args *a)
+{
+    sys_recv(a->h, a->t);
+    return RESULT_WRITTEN;
+}
+static enum ns_error do_reply(struct args *a)
+{
+    sys_reply(a->h, a->t, false);
+    return RESULT_WRITTEN;
+}
+static enum ns_error do_reply_recv(struct args *a)
+{
+    sys_reply(a->h, a->t, true);
+    return RESULT_WRITTEN;
+}
+static enum ns_error do_signal(struct args *a)
+{
+    sys_signal(a->h, a->t);
+    return RESULT_WRITTEN;
+}
+static enum ns_error do_wait(struct args *a)
+{
+    sys_wait(a->h, a->t, true);
+    return RESULT_WRITTEN;
+}
+static enum ns_error do_poll(struct args *a)
+{
+    sys_wait(a->h, a->t, false);
+    return RESULT_WRITTEN;
+}
+static enum ns_error do_endpoint_create(struct args *a)
+{
+    return sys_endpoint_create(a->t, A0, A1);
+}
+static enum ns_error do_notification_create(struct args *a)
+{
+    return sys_notification_create(a->t, A0, A1);
+}
+static enum ns_error do_set_ipc_buffer(struct args *a)
+{
+    return sys_thread_set_ipc_buffer(a->t, A0, A1);
+}
+static enum ns_error do_set_fault_handler(struct args *a)
+{
+    return sys_thread_set_fault_handler(a->t, A0, A1);
+}
+
 static const syscall_fn syscalls[NS_SYS_COUNT] = {
+    [NS_SYS_ENDPOINT_CREATE] = do_endpoint_create,
+    [NS_SYS_NOTIFICATION_CREATE] = do_notification_create,
+    [NS_SYS_SEND] = do_send,
+    [NS_SYS_RECV] = do_recv,
+    [NS_SYS_CALL] = do_call,
+    [NS_SYS_REPLY] = do_reply,
+    [NS_SYS_REPLY_RECV] = do_reply_recv,
+    [NS_SYS_SIGNAL] = do_signal,
+    [NS_SYS_WAIT] = do_wait,
+    [NS_SYS_POLL] = do_poll,
+    [NS_SYS_THREAD_SET_IPC_BUFFER] = do_set_ipc_buffer,
+    [NS_SYS_THREAD_SET_FAULT_HANDLER] = do_set_fault_handler,
     [NS_SYS_DEBUG_WRITE] = do_debug_write,
     [NS_SYS_SHUTDOWN] = do_shutdown,
     [NS_SYS_YIELD] = do_yield,
@@ -352,6 +426,7 @@ void syscall_dispatch(struct hart *h, struct thread *t)
     kobj_defer_begin();
     if (nr < NS_SYS_COUNT && syscalls[nr])
         e = syscalls[nr](&a);
-    a.r[10] = (unsigned long)e;
+    if (e != RESULT_WRITTEN)
+        a.r[10] = (unsigned long)e;
     kobj_defer_end();
 }

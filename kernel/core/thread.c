@@ -12,6 +12,7 @@
 #include "kernel/core/aspace.h"
 #include "kernel/core/bank.h"
 #include "kernel/core/cspace_obj.h"
+#include "kernel/core/ipc.h"
 #include "kernel/core/object.h"
 #include "kernel/core/sched.h"
 
@@ -34,8 +35,10 @@ void thread_stop(struct thread *t, const char *why)
 static void thread_destroy(struct kobj *obj)
 {
     struct thread *t = (struct thread *)obj;
+    ipc_cancel(t, NS_ERR_DEAD_OBJECT, true);
     sched_unready(sched_of(hart_self()), t);
     fpu_forget(hart_self(), t);
+    cap_slot_delete(&t->fault_cap);
     cap_slot_delete(&t->as_cap);
     cap_slot_delete(&t->cs_cap);
     bank_uncharge_object(obj);
@@ -135,6 +138,12 @@ enum ns_error sys_thread_suspend(struct thread *self, uint64_t slot)
     case THREAD_RUNNING:
     case THREAD_SLEEPING:
         sched_unready(sched_of(hart_self()), t);
+        t->state = THREAD_SUSPENDED;
+        return NS_OK;
+    case THREAD_BLOCKED:
+        /* Its IPC is cancelled: the call returns NS_ERR_BAD_STATE when the
+         * thread runs again. */
+        ipc_cancel(t, NS_ERR_BAD_STATE, false);
         t->state = THREAD_SUSPENDED;
         return NS_OK;
     default:

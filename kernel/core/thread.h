@@ -49,6 +49,22 @@ struct thread {
     struct aspace *as;
     struct cspace_obj *cs;
     char name[16];
+
+    /* IPC (ipc.c). A thread blocked in IPC sits on one endpoint's or
+     * notification's queue through q_next/q_prev. Its outgoing message is
+     * kept here (info, words 0..3) so a kernel-made message - a fault - and
+     * a user's look the same to the transfer code. */
+    uint8_t ipc_op;     /* enum ipc_op */
+    bool ipc_grant;     /* the sending capability had GRANT */
+    bool ipc_fault;     /* ipc_msg is a fault message; the reply resumes or stops */
+    void *ipc_obj;      /* endpoint or notification waited on */
+    uint64_t ipc_badge; /* badge of the capability used to send */
+    uint64_t ipc_msg[1 + 4];
+    uint64_t ipc_buffer;       /* user VA of the IPC buffer page, 0 if none */
+    struct thread *reply_to;   /* the caller this thread owes a reply */
+    uint32_t reply_gen;        /* ...while its generation still matches */
+    struct thread *replier;    /* IPC_REPLY_WAIT: who owes us the reply */
+    struct cap_slot fault_cap; /* fault handler endpoint, or empty */
 };
 
 /* False if the thread's address space or capability space is gone. */

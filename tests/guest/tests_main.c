@@ -345,8 +345,8 @@ static void test_thread_lifecycle(void)
     CHECK_ERR(ns_thread_start(S_THREAD, 0, make_stack(0), 5), NS_ERR_BAD_ADDRESS);
     CHECK_ERR(ns_thread_start(S_THREAD, (uint64_t)worker, 0xffffffc000000000ull, 5),
               NS_ERR_BAD_ADDRESS);
-    CHECK_OK(ns_thread_start(S_THREAD, (uint64_t)worker, make_stack(0), 5));
-    CHECK_ERR(ns_thread_start(S_THREAD, (uint64_t)worker, make_stack(0), 5), NS_ERR_BAD_STATE);
+    CHECK_OK(ns_thread_start_fn(S_THREAD, worker, make_stack(0), 5));
+    CHECK_ERR(ns_thread_start_fn(S_THREAD, worker, make_stack(0), 5), NS_ERR_BAD_STATE);
     for (int i = 0; i < 100 && counter != 5; i++)
         ns_yield();
     CHECK(counter == 5);
@@ -361,7 +361,7 @@ static void test_thread_suspend_resume(void)
     counter = 0;
     CHECK_OK(
         ns_thread_create(NS_SLOT_ROOT_BANK, S_THREAD, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
-    CHECK_OK(ns_thread_start(S_THREAD, (uint64_t)spinner, make_stack(0), 0));
+    CHECK_OK(ns_thread_start_fn(S_THREAD, spinner, make_stack(0), 0));
     ns_sleep_us(30000); /* the spinner runs while we sleep */
     CHECK(counter > 0);
     CHECK_OK(ns_thread_suspend(S_THREAD));
@@ -370,7 +370,9 @@ static void test_thread_suspend_resume(void)
     unsigned long c = counter;
     ns_sleep_us(30000);
     CHECK(counter == c); /* suspended means not running */
-    CHECK_OK(ns_thread_set_regs(S_THREAD, (uint64_t)worker, stack_va(0) + 4096, 1000));
+    uint64_t *sp = (uint64_t *)(stack_va(0) + 4096 - 16);
+    sp[0] = (uint64_t)worker, sp[1] = 1000;
+    CHECK_OK(ns_thread_set_regs(S_THREAD, (uint64_t)__ns_thread_entry, (uint64_t)sp, 0));
     CHECK_OK(ns_thread_resume(S_THREAD));
     ns_sleep_us(30000);
     CHECK(counter == c + 1000);
@@ -391,7 +393,7 @@ static void test_thread_priority(void)
     CHECK(prio == my_prio - 1);
     /* A lower-priority thread does not run while we are runnable. */
     counter = 0;
-    CHECK_OK(ns_thread_start(S_THREAD, (uint64_t)worker, make_stack(0), 1));
+    CHECK_OK(ns_thread_start_fn(S_THREAD, worker, make_stack(0), 1));
     for (int i = 0; i < 10; i++)
         ns_yield();
     CHECK(counter == 0);
@@ -456,6 +458,311 @@ static void test_quota_thread_create(void)
     clear_slots();
 }
 
+/* ---- IPC ---- */
+
+enum { S_EP = 110, S_EP2, S_NTFN, S_SERVER, S_CLIENT, S_RECV = 120, S_IPCBUF = 130, S_IPCBUF2 };
+
+#define IPCBUF_VA  (SCRATCH_VA + 0x800000)
+#define IPCBUF2_VA (SCRATCH_VA + 0x801000)
+
+static struct ns_ipc_buffer *my_ipc_buffer(void)
+{
+    ns_frame_alloc(NS_SLOT_ROOT_BANK, S_IPCBUF);
+    ns_map_frame(NS_SLOT_SELF_ASPACE, S_IPCBUF, IPCBUF_VA, NS_RIGHT_READ | NS_RIGHT_WRITE, NULL);
+    ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, IPCBUF_VA);
+    return (struct ns_ipc_buffer *)IPCBUF_VA;
+}
+
+static void drop_ipc_buffer(void)
+{
+    ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, 0);
+}
+
+static long start_thread(unsigned long slot, void (*fn)(unsigned long), unsigned long arg,
+                         unsigned stack)
+{
+    long e = ns_thread_create(NS_SLOT_ROOT_BANK, slot, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE);
+    if (e == NS_OK)
+        e = ns_thread_start_fn(slot, fn, make_stack(stack), arg);
+    return e;
+}
+
+/* An echo server: replies with the words it got, each plus one, and the
+ * badge in the label. */
+static void echo_server(unsigned long ep)
+{
+    struct ns_msg m = {0};
+    long e = ns_recv(ep, &m);
+    while (e == NS_OK) {
+        uint64_t len = NS_MSG_LEN(m.info);
+        for (unsigned i = 0; i < NS_MSG_REG_WORDS; i++)
+            m.w[i] += 1;
+        m.info = NS_MSG_INFO(m.badge, len < 4 ? len : 4, 0);
+        e = ns_reply_recv(ep, &m);
+    }
+    ns_thread_exit();
+}
+
+static void test_ipc_call_reply(void)
+{
+    struct ns_msg m = {0};
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    CHECK_OK(ns_cap_mint(S_EP, S_EP2, NS_RIGHT_WRITE, 42));
+    CHECK_OK(start_thread(S_SERVER, echo_server, S_EP, 1));
+    m.info = NS_MSG_INFO(7, 4, 0);
+    m.w[0] = 10, m.w[1] = 20, m.w[2] = 30, m.w[3] = 40;
+    CHECK_OK(ns_call(S_EP2, &m));
+    CHECK(NS_MSG_LABEL(m.info) == 42); /* the server saw our badge */
+    CHECK(NS_MSG_LEN(m.info) == 4);
+    CHECK(m.w[0] == 11 && m.w[1] == 21 && m.w[2] == 31 && m.w[3] == 41);
+    /* 0-word call, repeated: the reply right is one-shot but renewed by each call. */
+    for (int i = 0; i < 100; i++) {
+        m.info = NS_MSG_INFO(0, 0, 0);
+        CHECK_OK(ns_call(S_EP2, &m));
+    }
+    CHECK(NS_MSG_LEN(m.info) == 0);
+    /* The badged capability lacks READ: it cannot receive. */
+    CHECK_ERR(ns_recv(S_EP2, &m), NS_ERR_NO_RIGHTS);
+    CHECK_ERR(ns_call(S_NTFN, &m), NS_ERR_EMPTY_SLOT);
+    m.info = NS_MSG_INFO(0, 65, 0);
+    CHECK_ERR(ns_call(S_EP2, &m), NS_ERR_INVALID_ARG);
+    m.info = NS_MSG_INFO(0, 0, 5);
+    CHECK_ERR(ns_call(S_EP2, &m), NS_ERR_TOO_MANY_CAPS);
+    m.info = NS_MSG_INFO(0, 0, 1);
+    CHECK_ERR(ns_call(S_EP2, &m), NS_ERR_NO_RIGHTS); /* no GRANT right */
+    m.info = NS_MSG_INFO(0, 8, 0);
+    CHECK_ERR(ns_call(S_EP, &m), NS_ERR_BAD_ADDRESS); /* long message, no IPC buffer */
+    clear_slots();
+}
+
+static volatile uint64_t received[8];
+static volatile unsigned long received_count;
+
+static void long_receiver(unsigned long ep)
+{
+    ns_frame_alloc(NS_SLOT_ROOT_BANK, S_IPCBUF2);
+    ns_map_frame(NS_SLOT_SELF_ASPACE, S_IPCBUF2, IPCBUF2_VA, NS_RIGHT_READ | NS_RIGHT_WRITE, NULL);
+    /* Threads share the capability space here, so a thread capability to
+     * ourselves is not at hand: the test sets our IPC buffer for us. */
+    struct ns_ipc_buffer *buf = (struct ns_ipc_buffer *)IPCBUF2_VA;
+    buf->recv_slots[0] = S_RECV;
+    buf->recv_slots[1] = S_RECV + 1;
+    buf->recv_count = 2;
+    struct ns_msg m = {0};
+    if (ns_recv(ep, &m) == NS_OK) {
+        received_count = NS_MSG_LEN(m.info) | NS_MSG_CAPS(m.info) << 8;
+        received[0] = m.w[0];
+        for (unsigned i = 4; i < 8; i++)
+            received[i] = buf->mr[i];
+    }
+    ns_thread_exit();
+}
+
+static void test_ipc_long_message_and_caps(void)
+{
+    struct ns_msg m = {0};
+    struct ns_ipc_buffer *buf = my_ipc_buffer();
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    received_count = 0;
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_SERVER, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_set_ipc_buffer(S_SERVER, IPCBUF2_VA));
+    CHECK_OK(ns_thread_start_fn(S_SERVER, long_receiver, make_stack(1), S_EP));
+    ns_sleep_us(10000); /* let it block in recv */
+    CHECK_OK(ns_frame_alloc(NS_SLOT_ROOT_BANK, S_FRAME));
+    buf->send_caps[0] = S_FRAME;
+    for (unsigned i = 4; i < 8; i++)
+        buf->mr[i] = 100 + i;
+    m.info = NS_MSG_INFO(1, 8, 1);
+    m.w[0] = 99;
+    CHECK_OK(ns_send(S_EP, &m));
+    ns_sleep_us(10000);
+    CHECK(received_count == (8 | 1 << 8));
+    CHECK(received[0] == 99 && received[4] == 104 && received[7] == 107);
+    struct ns_cap_info i;
+    CHECK_OK(ns_cap_identify(S_RECV, &i)); /* the frame arrived */
+    CHECK(i.type == NS_CAP_FRAME);
+    drop_ipc_buffer();
+    clear_slots();
+}
+
+static void replier_twice(unsigned long ep)
+{
+    struct ns_msg m = {0};
+    ns_recv(ep, &m);
+    m.info = 0;
+    received[0] = (uint64_t)ns_reply(&m);
+    received[1] = (uint64_t)ns_reply(&m);
+    ns_thread_exit();
+}
+
+static void test_ipc_reply_twice(void)
+{
+    struct ns_msg m = {0};
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    received[0] = received[1] = 99;
+    CHECK_OK(start_thread(S_SERVER, replier_twice, S_EP, 1));
+    CHECK_OK(ns_call(S_EP, &m));
+    ns_sleep_us(10000);
+    CHECK(received[0] == NS_OK);
+    CHECK(received[1] == NS_ERR_REPLY_USED);
+    CHECK_ERR(ns_reply(&m), NS_ERR_REPLY_USED); /* we owe nobody */
+    clear_slots();
+}
+
+static void blocked_receiver(unsigned long ep)
+{
+    struct ns_msg m = {0};
+    received[0] = (uint64_t)ns_recv(ep, &m);
+    ns_thread_exit();
+}
+
+static void silent_server(unsigned long ep)
+{
+    struct ns_msg m = {0};
+    ns_recv(ep, &m);
+    for (;;)
+        ns_sleep_us(1000000); /* never replies */
+}
+
+static void test_ipc_dead_endpoint(void)
+{
+    struct ns_msg m = {0};
+    struct ns_cap_info i;
+    /* A receiver blocked on an endpoint that is destroyed wakes with DEAD_OBJECT. */
+    CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 16));
+    CHECK_OK(ns_endpoint_create(S_BANK, S_EP));
+    received[0] = 99;
+    CHECK_OK(start_thread(S_SERVER, blocked_receiver, S_EP, 1));
+    ns_sleep_us(10000);
+    CHECK_OK(ns_bank_destroy(S_BANK));
+    ns_sleep_us(10000);
+    CHECK(received[0] == NS_ERR_DEAD_OBJECT);
+    CHECK_ERR(ns_call(S_EP, &m), NS_ERR_REVOKED); /* IPC through a dead endpoint's cap */
+    CHECK_ERR(ns_cap_identify(S_EP, &i), NS_ERR_REVOKED);
+    clear_slots();
+}
+
+static volatile long caller_result;
+
+static void caller_thread(unsigned long ep)
+{
+    struct ns_msg m = {0};
+    caller_result = ns_call(ep, &m);
+    ns_thread_exit();
+}
+
+static void test_ipc_server_dies(void)
+{
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    CHECK_OK(start_thread(S_SERVER, silent_server, S_EP, 1));
+    ns_sleep_us(10000);
+    caller_result = 99;
+    CHECK_OK(start_thread(S_CLIENT, caller_thread, S_EP, 2));
+    ns_sleep_us(10000);
+    CHECK(caller_result == 99);        /* waiting for the reply */
+    CHECK_OK(ns_cap_delete(S_SERVER)); /* last capability: the server is destroyed */
+    ns_sleep_us(10000);
+    CHECK(caller_result == NS_ERR_DEAD_OBJECT);
+    clear_slots();
+}
+
+static void test_notifications(void)
+{
+    uint64_t bits;
+    CHECK_OK(ns_notification_create(NS_SLOT_ROOT_BANK, S_NTFN));
+    CHECK_OK(ns_poll(S_NTFN, &bits));
+    CHECK(bits == 0);
+    CHECK_OK(ns_cap_mint(S_NTFN, S_A, NS_RIGHT_WRITE, 0x4));
+    CHECK_OK(ns_cap_mint(S_NTFN, S_B, NS_RIGHT_WRITE, 0x10));
+    CHECK_OK(ns_signal(S_A));
+    CHECK_OK(ns_signal(S_B));
+    CHECK_OK(ns_signal(S_A));
+    CHECK_OK(ns_wait(S_NTFN, &bits));
+    CHECK(bits == 0x14);
+    CHECK_OK(ns_poll(S_NTFN, &bits));
+    CHECK(bits == 0);
+    CHECK_ERR(ns_wait(S_A, &bits), NS_ERR_NO_RIGHTS); /* signal-only capability */
+    CHECK_ERR(ns_signal(NS_SLOT_ROOT_BANK), NS_ERR_WRONG_TYPE);
+    clear_slots();
+}
+
+static void signaller(unsigned long ntfn)
+{
+    ns_sleep_us(5000);
+    ns_signal(ntfn);
+    ns_thread_exit();
+}
+
+static void test_notification_wakes_waiter(void)
+{
+    uint64_t bits = 0;
+    CHECK_OK(ns_notification_create(NS_SLOT_ROOT_BANK, S_NTFN));
+    CHECK_OK(start_thread(S_CLIENT, signaller, S_NTFN, 1));
+    CHECK_OK(ns_wait(S_NTFN, &bits)); /* blocks until the other thread signals */
+    CHECK(bits == 1);
+    clear_slots();
+}
+
+/* ---- faults to handlers ---- */
+
+#define FAULT_VA (SCRATCH_VA + 0x900000)
+
+static volatile unsigned long fault_done;
+
+static void faulter(unsigned long n)
+{
+    volatile uint64_t *p = (volatile uint64_t *)FAULT_VA;
+    *p = n; /* unmapped until the handler maps it */
+    fault_done = *p + 1;
+    ns_thread_exit();
+}
+
+static void test_fault_handler_resumes(void)
+{
+    struct ns_msg m = {0};
+    fault_done = 0;
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    CHECK_OK(ns_cap_mint(S_EP, S_EP2, NS_RIGHT_WRITE, 77));
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_CLIENT, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_set_fault_handler(S_CLIENT, S_EP2));
+    CHECK_OK(ns_thread_start_fn(S_CLIENT, faulter, make_stack(1), 5));
+    CHECK_OK(ns_recv(S_EP, &m));
+    CHECK(NS_MSG_LABEL(m.info) == NS_LABEL_FAULT && m.badge == 77);
+    CHECK(m.w[0] == NS_FAULT_WRITE && m.w[2] == FAULT_VA);
+    /* Resolve it: map a page there, then resume the thread. */
+    CHECK_OK(ns_frame_alloc(NS_SLOT_ROOT_BANK, S_FRAME));
+    CHECK_OK(
+        ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME, FAULT_VA, NS_RIGHT_READ | NS_RIGHT_WRITE, NULL));
+    m.info = NS_MSG_INFO(NS_FAULT_RESUME, 0, 0);
+    CHECK_OK(ns_reply(&m));
+    ns_sleep_us(10000);
+    CHECK(fault_done == 6);
+    clear_slots();
+}
+
+static void test_fault_handler_stops(void)
+{
+    struct ns_msg m = {0};
+    unsigned long state;
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_CLIENT, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_set_fault_handler(S_CLIENT, S_EP));
+    CHECK_OK(ns_thread_start(S_CLIENT, 0x7000000, make_stack(1), 0)); /* exec fault */
+    CHECK_OK(ns_recv(S_EP, &m));
+    CHECK(m.w[0] == NS_FAULT_EXEC && m.w[1] == 0x7000000);
+    m.info = NS_MSG_INFO(NS_FAULT_STOP, 0, 0);
+    CHECK_OK(ns_reply(&m));
+    CHECK_OK(ns_thread_info(S_CLIENT, &state, NULL));
+    CHECK(state == NS_THREAD_STOPPED);
+    CHECK_ERR(ns_thread_set_fault_handler(S_CLIENT, NS_SLOT_ROOT_BANK), NS_ERR_WRONG_TYPE);
+    CHECK_ERR(ns_thread_set_ipc_buffer(S_CLIENT, 0x1234), NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_thread_set_ipc_buffer(S_CLIENT, 0xffffffc000000000ull), NS_ERR_BAD_ADDRESS);
+    clear_slots();
+}
+
 static const struct ktest tests[] = {
     {"debug_write", test_debug_write},
     {"invalid_syscall", test_invalid_syscall},
@@ -480,6 +787,15 @@ static const struct ktest tests[] = {
     {"sleep_and_clock", test_sleep_and_clock},
     {"floating_point", test_floating_point},
     {"quota_thread_create", test_quota_thread_create},
+    {"ipc_call_reply", test_ipc_call_reply},
+    {"ipc_long_message_and_caps", test_ipc_long_message_and_caps},
+    {"ipc_reply_twice", test_ipc_reply_twice},
+    {"ipc_dead_endpoint", test_ipc_dead_endpoint},
+    {"ipc_server_dies", test_ipc_server_dies},
+    {"notifications", test_notifications},
+    {"notification_wakes_waiter", test_notification_wakes_waiter},
+    {"fault_handler_resumes", test_fault_handler_resumes},
+    {"fault_handler_stops", test_fault_handler_stops},
 };
 
 int main(void)

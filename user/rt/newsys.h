@@ -11,6 +11,7 @@
 #include "include/newsys/bootinfo.h"
 #include "include/newsys/caps.h"
 #include "include/newsys/errors.h"
+#include "include/newsys/ipc.h"
 #include "include/newsys/syscall.h"
 
 struct ns_ret {
@@ -61,8 +62,8 @@ static inline void ns_thread_exit(void)
     ns_syscall(NS_SYS_THREAD_EXIT, 0, 0, 0, 0, 0, 0);
 }
 
-static inline struct ns_ret ns_call(unsigned long nr, unsigned long a0, unsigned long a1,
-                                    unsigned long a2, unsigned long a3)
+static inline struct ns_ret ns_sys(unsigned long nr, unsigned long a0, unsigned long a1,
+                                   unsigned long a2, unsigned long a3)
 {
     return ns_syscall(nr, a0, a1, a2, a3, 0, 0);
 }
@@ -70,7 +71,7 @@ static inline struct ns_ret ns_call(unsigned long nr, unsigned long a0, unsigned
 /* Capabilities. */
 static inline long ns_cap_copy(unsigned long src, unsigned long dst, unsigned long rights)
 {
-    return ns_call(NS_SYS_CAP_COPY, src, dst, rights, 0).err;
+    return ns_sys(NS_SYS_CAP_COPY, src, dst, rights, 0).err;
 }
 static inline long ns_nop(void)
 {
@@ -79,24 +80,24 @@ static inline long ns_nop(void)
 static inline long ns_cap_transfer(unsigned long src, unsigned long cspace, unsigned long dst,
                                    unsigned long rights)
 {
-    return ns_call(NS_SYS_CAP_TRANSFER, src, cspace, dst, rights).err;
+    return ns_sys(NS_SYS_CAP_TRANSFER, src, cspace, dst, rights).err;
 }
 static inline long ns_cap_mint(unsigned long src, unsigned long dst, unsigned long rights,
                                uint64_t badge)
 {
-    return ns_call(NS_SYS_CAP_MINT, src, dst, rights, badge).err;
+    return ns_sys(NS_SYS_CAP_MINT, src, dst, rights, badge).err;
 }
 static inline long ns_cap_move(unsigned long src, unsigned long dst)
 {
-    return ns_call(NS_SYS_CAP_MOVE, src, dst, 0, 0).err;
+    return ns_sys(NS_SYS_CAP_MOVE, src, dst, 0, 0).err;
 }
 static inline long ns_cap_delete(unsigned long slot)
 {
-    return ns_call(NS_SYS_CAP_DELETE, slot, 0, 0, 0).err;
+    return ns_sys(NS_SYS_CAP_DELETE, slot, 0, 0, 0).err;
 }
 static inline long ns_cap_revoke(unsigned long slot)
 {
-    return ns_call(NS_SYS_CAP_REVOKE, slot, 0, 0, 0).err;
+    return ns_sys(NS_SYS_CAP_REVOKE, slot, 0, 0, 0).err;
 }
 struct ns_cap_info {
     unsigned long type, rights;
@@ -121,7 +122,7 @@ static inline long ns_cap_identify(unsigned long slot, struct ns_cap_info *info)
 /* Space banks. */
 static inline long ns_bank_create(unsigned long bank, unsigned long dst, uint64_t limit_pages)
 {
-    return ns_call(NS_SYS_BANK_CREATE, bank, dst, limit_pages, 0).err;
+    return ns_sys(NS_SYS_BANK_CREATE, bank, dst, limit_pages, 0).err;
 }
 static inline long ns_bank_info(unsigned long bank, uint64_t *limit_pages, uint64_t *used_bytes)
 {
@@ -138,60 +139,60 @@ static inline long ns_bank_info(unsigned long bank, uint64_t *limit_pages, uint6
 }
 static inline long ns_bank_destroy(unsigned long bank)
 {
-    return ns_call(NS_SYS_BANK_DESTROY, bank, 0, 0, 0).err;
+    return ns_sys(NS_SYS_BANK_DESTROY, bank, 0, 0, 0).err;
 }
 
 /* Objects. */
 static inline long ns_aspace_create(unsigned long bank, unsigned long dst)
 {
-    return ns_call(NS_SYS_ASPACE_CREATE, bank, dst, 0, 0).err;
+    return ns_sys(NS_SYS_ASPACE_CREATE, bank, dst, 0, 0).err;
 }
 static inline long ns_cspace_create(unsigned long bank, unsigned long dst, unsigned long slots)
 {
-    return ns_call(NS_SYS_CSPACE_CREATE, bank, dst, slots, 0).err;
+    return ns_sys(NS_SYS_CSPACE_CREATE, bank, dst, slots, 0).err;
 }
 static inline long ns_frame_alloc(unsigned long bank, unsigned long dst)
 {
-    return ns_call(NS_SYS_FRAME_ALLOC, bank, dst, 0, 0).err;
+    return ns_sys(NS_SYS_FRAME_ALLOC, bank, dst, 0, 0).err;
 }
 static inline long ns_map_frame(unsigned long aspace, unsigned long frame, uint64_t va,
                                 unsigned long rights, unsigned long *effective)
 {
-    struct ns_ret r = ns_call(NS_SYS_MAP_FRAME, aspace, frame, va, rights);
+    struct ns_ret r = ns_sys(NS_SYS_MAP_FRAME, aspace, frame, va, rights);
     if (effective)
         *effective = r.err ? 0 : r.v1;
     return r.err;
 }
 static inline long ns_unmap(unsigned long frame)
 {
-    return ns_call(NS_SYS_UNMAP, frame, 0, 0, 0).err;
+    return ns_sys(NS_SYS_UNMAP, frame, 0, 0, 0).err;
 }
 
 /* Threads. */
 static inline long ns_thread_create(unsigned long bank, unsigned long dst, unsigned long cspace,
                                     unsigned long aspace)
 {
-    return ns_call(NS_SYS_THREAD_CREATE, bank, dst, cspace, aspace).err;
+    return ns_sys(NS_SYS_THREAD_CREATE, bank, dst, cspace, aspace).err;
 }
 static inline long ns_thread_start(unsigned long t, uint64_t pc, uint64_t sp, uint64_t a0)
 {
-    return ns_call(NS_SYS_THREAD_START, t, pc, sp, a0).err;
+    return ns_sys(NS_SYS_THREAD_START, t, pc, sp, a0).err;
 }
 static inline long ns_thread_suspend(unsigned long t)
 {
-    return ns_call(NS_SYS_THREAD_SUSPEND, t, 0, 0, 0).err;
+    return ns_sys(NS_SYS_THREAD_SUSPEND, t, 0, 0, 0).err;
 }
 static inline long ns_thread_resume(unsigned long t)
 {
-    return ns_call(NS_SYS_THREAD_RESUME, t, 0, 0, 0).err;
+    return ns_sys(NS_SYS_THREAD_RESUME, t, 0, 0, 0).err;
 }
 static inline long ns_thread_set_prio(unsigned long t, unsigned long prio)
 {
-    return ns_call(NS_SYS_THREAD_SET_PRIO, t, prio, 0, 0).err;
+    return ns_sys(NS_SYS_THREAD_SET_PRIO, t, prio, 0, 0).err;
 }
 static inline long ns_thread_set_regs(unsigned long t, uint64_t pc, uint64_t sp, uint64_t a0)
 {
-    return ns_call(NS_SYS_THREAD_SET_REGS, t, pc, sp, a0).err;
+    return ns_sys(NS_SYS_THREAD_SET_REGS, t, pc, sp, a0).err;
 }
 static inline long ns_thread_info(unsigned long t, unsigned long *state, unsigned long *prio)
 {
@@ -205,6 +206,106 @@ static inline long ns_thread_info(unsigned long t, unsigned long *state, unsigne
     if (prio)
         *prio = r0 ? 0 : r2;
     return (long)r0;
+}
+
+/* IPC. A message: the info word, the four register words, and (on
+ * receive) the badge of the capability it was sent through. Longer
+ * messages and capabilities go through the IPC buffer (ipc.h). */
+struct ns_msg {
+    uint64_t info;
+    uint64_t w[NS_MSG_REG_WORDS];
+    uint64_t badge;
+};
+
+static inline long ns_ipc(unsigned long nr, unsigned long ep, struct ns_msg *m)
+{
+    register unsigned long r0 asm("a0") = ep;
+    register unsigned long r1 asm("a1") = m->info;
+    register unsigned long r2 asm("a2") = m->w[0];
+    register unsigned long r3 asm("a3") = m->w[1];
+    register unsigned long r4 asm("a4") = m->w[2];
+    register unsigned long r5 asm("a5") = m->w[3];
+    register unsigned long r6 asm("a6") = 0;
+    register unsigned long r7 asm("a7") = nr;
+    asm volatile("ecall"
+                 : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5), "+r"(r6)
+                 : "r"(r7)
+                 : "memory");
+    m->info = r1;
+    m->w[0] = r2;
+    m->w[1] = r3;
+    m->w[2] = r4;
+    m->w[3] = r5;
+    m->badge = r6;
+    return (long)r0;
+}
+
+static inline long ns_send(unsigned long ep, struct ns_msg *m)
+{
+    return ns_ipc(NS_SYS_SEND, ep, m);
+}
+static inline long ns_recv(unsigned long ep, struct ns_msg *m)
+{
+    return ns_ipc(NS_SYS_RECV, ep, m);
+}
+static inline long ns_call(unsigned long ep, struct ns_msg *m)
+{
+    return ns_ipc(NS_SYS_CALL, ep, m);
+}
+static inline long ns_reply(struct ns_msg *m)
+{
+    return ns_ipc(NS_SYS_REPLY, 0, m);
+}
+static inline long ns_reply_recv(unsigned long ep, struct ns_msg *m)
+{
+    return ns_ipc(NS_SYS_REPLY_RECV, ep, m);
+}
+static inline long ns_endpoint_create(unsigned long bank, unsigned long dst)
+{
+    return ns_sys(NS_SYS_ENDPOINT_CREATE, bank, dst, 0, 0).err;
+}
+static inline long ns_notification_create(unsigned long bank, unsigned long dst)
+{
+    return ns_sys(NS_SYS_NOTIFICATION_CREATE, bank, dst, 0, 0).err;
+}
+static inline long ns_signal(unsigned long ntfn)
+{
+    return ns_sys(NS_SYS_SIGNAL, ntfn, 0, 0, 0).err;
+}
+static inline long ns_wait(unsigned long ntfn, uint64_t *bits)
+{
+    struct ns_ret r = ns_sys(NS_SYS_WAIT, ntfn, 0, 0, 0);
+    if (bits)
+        *bits = r.err ? 0 : r.v1;
+    return r.err;
+}
+static inline long ns_poll(unsigned long ntfn, uint64_t *bits)
+{
+    struct ns_ret r = ns_sys(NS_SYS_POLL, ntfn, 0, 0, 0);
+    if (bits)
+        *bits = r.err ? 0 : r.v1;
+    return r.err;
+}
+static inline long ns_thread_set_ipc_buffer(unsigned long t, uint64_t va)
+{
+    return ns_sys(NS_SYS_THREAD_SET_IPC_BUFFER, t, va, 0, 0).err;
+}
+static inline long ns_thread_set_fault_handler(unsigned long t, unsigned long ep)
+{
+    return ns_sys(NS_SYS_THREAD_SET_FAULT_HANDLER, t, ep, 0, 0).err;
+}
+
+/* Start thread `t` (in this address space) running fn(arg) on the stack
+ * ending at `stack_top` (mapped, 16-byte aligned); when fn returns the
+ * thread exits. */
+void __ns_thread_entry(void);
+static inline long ns_thread_start_fn(unsigned long t, void (*fn)(unsigned long),
+                                      uint64_t stack_top, unsigned long arg)
+{
+    uint64_t *sp = (uint64_t *)(uintptr_t)(stack_top - 16);
+    sp[0] = (uint64_t)(uintptr_t)fn;
+    sp[1] = arg;
+    return ns_thread_start(t, (uint64_t)(uintptr_t)__ns_thread_entry, (uint64_t)(uintptr_t)sp, 0);
 }
 
 /* Name of an error code, for messages. */

@@ -41,6 +41,13 @@ void _exit(int status)
         ns_thread_exit();
 }
 
+void __ns_thread_return(void);
+void __ns_thread_return(void)
+{
+    for (;;)
+        ns_thread_exit();
+}
+
 int main(void);
 void __ns_start(const struct ns_bootinfo *bi);
 

@@ -8,19 +8,45 @@
 #include "kernel/arch/riscv/irq.h"
 #include "kernel/arch/riscv/trap.h"
 #include "kernel/console/console.h"
+#include "include/newsys/ipc.h"
+#include "kernel/core/ipc.h"
 #include "kernel/core/sched.h"
 #include "kernel/core/syscall.h"
 #include "kernel/core/thread.h"
 
-/* A fault nobody resolves. Until fault handlers exist, the thread stops and
- * the event is logged; the rest of the system goes on. */
+/* A fault the kernel does not resolve goes to the thread's fault handler
+ * as a message (ipc.c). With no handler the thread stops and the event is
+ * logged; the rest of the system goes on. */
+static uint64_t fault_kind(unsigned long scause)
+{
+    switch (scause) {
+    case EXC_LOAD_PAGE_FAULT:
+        return NS_FAULT_READ;
+    case EXC_STORE_PAGE_FAULT:
+        return NS_FAULT_WRITE;
+    case EXC_INST_PAGE_FAULT:
+        return NS_FAULT_EXEC;
+    case EXC_ILLEGAL_INST:
+        return NS_FAULT_ILLEGAL;
+    case EXC_INST_MISALIGNED:
+    case EXC_LOAD_MISALIGNED:
+    case EXC_STORE_MISALIGNED:
+        return NS_FAULT_MISALIGNED;
+    case EXC_BREAKPOINT:
+        return NS_FAULT_BREAKPOINT;
+    default:
+        return NS_FAULT_ACCESS;
+    }
+}
+
 static void thread_fault(struct hart *h, struct thread *t, unsigned long scause,
                          unsigned long stval)
 {
-    kprintf("thread %s: %s at pc %#lx, address %#lx: stopped\n", t->name, trap_cause_name(scause),
-            t->ctx.sepc, stval);
-    sched_unready(sched_of(h), t);
-    t->state = THREAD_STOPPED;
+    if (ipc_deliver_fault(h, t, fault_kind(scause), stval, scause))
+        return;
+    kprintf("thread %s: %s at pc %#lx, address %#lx, no fault handler\n", t->name,
+            trap_cause_name(scause), t->ctx.sepc, stval);
+    thread_stop(t, "unhandled fault");
 }
 
 _Noreturn void user_trap(struct user_context *ctx, unsigned long scause, unsigned long stval)

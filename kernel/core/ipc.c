@@ -1,0 +1,502 @@
+/* Endpoints, replies, notifications and fault messages (see ipc.h). */
+#include "kernel/core/ipc.h"
+
+#include <string.h>
+
+#include "include/newsys/ipc.h"
+#include "kernel/arch/riscv/hart.h"
+#include "kernel/arch/riscv/layout.h"
+#include "kernel/arch/riscv/uaccess.h"
+#include "kernel/console/console.h"
+#include "kernel/core/aspace.h"
+#include "kernel/core/bank.h"
+#include "kernel/core/cspace_obj.h"
+#include "kernel/core/object.h"
+#include "kernel/core/sched.h"
+#include "kernel/core/thread.h"
+
+static struct kcache endpoint_cache = KCACHE_INIT("endpoint", struct endpoint);
+static struct kcache notification_cache = KCACHE_INIT("notification", struct notification);
+
+enum { R_A0 = 10, R_A1 = 11, R_A2 = 12, R_A6 = 16 };
+
+/* ---- wait queues (through the thread's q_next/q_prev) ---- */
+
+static void q_push(struct thread **head, struct thread **tail, struct thread *t)
+{
+    t->q_next = NULL;
+    t->q_prev = *tail;
+    if (*tail)
+        (*tail)->q_next = t;
+    else
+        *head = t;
+    *tail = t;
+}
+
+static void q_remove(struct thread **head, struct thread **tail, struct thread *t)
+{
+    if (t->q_prev)
+        t->q_prev->q_next = t->q_next;
+    else
+        *head = t->q_next;
+    if (t->q_next)
+        t->q_next->q_prev = t->q_prev;
+    else
+        *tail = t->q_prev;
+    t->q_next = t->q_prev = NULL;
+}
+
+static struct thread *q_pop(struct thread **head, struct thread **tail)
+{
+    struct thread *t = *head;
+    if (t)
+        q_remove(head, tail, t);
+    return t;
+}
+
+/* ---- blocking and waking ---- */
+
+static void block(struct hart *h, struct thread *t, enum ipc_op op, void *obj)
+{
+    sched_unready(sched_of(h), t);
+    t->state = THREAD_BLOCKED;
+    t->ipc_op = (uint8_t)op;
+    t->ipc_obj = obj;
+}
+
+static void wake(struct hart *h, struct thread *t)
+{
+    t->ipc_op = IPC_NONE;
+    t->ipc_obj = NULL;
+    t->ipc_fault = false;
+    sched_ready(sched_of(h), t);
+}
+
+/* Wake with an error as the result of its system call - or, for a thread
+ * whose message was a fault, stop it: nobody will ever handle the fault. */
+static void wake_error(struct hart *h, struct thread *t, enum ns_error e)
+{
+    if (t->ipc_fault) {
+        t->ipc_op = IPC_NONE;
+        t->ipc_obj = NULL;
+        t->ipc_fault = false;
+        thread_stop(t, "its fault handler is gone");
+        return;
+    }
+    t->ctx.regs[R_A0] = (unsigned long)e;
+    wake(h, t);
+}
+
+/* ---- message transfer ---- */
+
+static struct ns_ipc_buffer *ipc_buffer(struct thread *t, bool write)
+{
+    if (!t->ipc_buffer)
+        return NULL;
+    return aspace_user_page(t->as, t->ipc_buffer, write);
+}
+
+/* Move the message `from` holds to `to`'s registers (and IPC buffer and
+ * capability space), as the result of `to`'s system call. Words or
+ * capabilities `to` has no room for are dropped; the info word it receives
+ * says how many arrived. */
+static void transfer(struct thread *from, struct thread *to, uint64_t badge, bool grant)
+{
+    uint64_t info = from->ipc_msg[0];
+    unsigned len = (unsigned)NS_MSG_LEN(info), ncaps = (unsigned)NS_MSG_CAPS(info);
+    unsigned words = len < NS_MSG_REG_WORDS ? len : NS_MSG_REG_WORDS, caps = 0;
+    struct ns_ipc_buffer *src = NULL, *dst = NULL;
+
+    if (!from->ipc_fault && (len > NS_MSG_REG_WORDS || ncaps)) {
+        src = ipc_buffer(from, false);
+        dst = ipc_buffer(to, true);
+    }
+    if (len > NS_MSG_REG_WORDS && src && dst) {
+        memcpy(&dst->mr[NS_MSG_REG_WORDS], &src->mr[NS_MSG_REG_WORDS],
+               (len - NS_MSG_REG_WORDS) * sizeof(uint64_t));
+        words = len;
+    }
+    if (ncaps && grant && src && dst) {
+        uint64_t room = dst->recv_count < NS_MSG_MAX_CAPS ? dst->recv_count : NS_MSG_MAX_CAPS;
+        for (unsigned i = 0; i < ncaps && i < room; i++) {
+            struct cap_slot *s, *d;
+            if (src->send_caps[i] >= from->cs->cs.nslots || dst->recv_slots[i] >= to->cs->cs.nslots)
+                break;
+            if (cap_lookup_any(&from->cs->cs, (uint32_t)src->send_caps[i], &s) != NS_OK)
+                break;
+            if (cap_lookup_empty(&to->cs->cs, (uint32_t)dst->recv_slots[i], &d) != NS_OK)
+                break;
+            cap_slot_derive(s, d, s->rights, s->badge);
+            caps++;
+        }
+    }
+    unsigned long *r = to->ctx.regs;
+    r[R_A0] = NS_OK;
+    r[R_A1] = NS_MSG_INFO(NS_MSG_LABEL(info), words, caps);
+    for (unsigned i = 0; i < NS_MSG_REG_WORDS; i++)
+        r[R_A2 + i] = i < words ? from->ipc_msg[1 + i] : 0;
+    r[R_A6] = badge;
+}
+
+/* Check a message the caller is about to send; NS_OK or why not. */
+static enum ns_error check_message(struct thread *t, uint64_t info, bool grant)
+{
+    unsigned len = (unsigned)NS_MSG_LEN(info), ncaps = (unsigned)NS_MSG_CAPS(info);
+    if (len > NS_MSG_MAX_WORDS)
+        return NS_ERR_INVALID_ARG;
+    if (ncaps > NS_MSG_MAX_CAPS)
+        return NS_ERR_TOO_MANY_CAPS;
+    if (ncaps && !grant)
+        return NS_ERR_NO_RIGHTS;
+    if ((len > NS_MSG_REG_WORDS || ncaps) && !ipc_buffer(t, false))
+        return NS_ERR_BAD_ADDRESS;
+    return NS_OK;
+}
+
+static void save_message(struct thread *t)
+{
+    t->ipc_msg[0] = t->ctx.regs[R_A1];
+    for (unsigned i = 0; i < NS_MSG_REG_WORDS; i++)
+        t->ipc_msg[1 + i] = t->ctx.regs[R_A2 + i];
+}
+
+/* `server` now owes `caller` a reply. A reply it still owed an earlier
+ * caller can never be sent any more: that caller learns so. */
+static void link_reply(struct hart *h, struct thread *server, struct thread *caller)
+{
+    struct thread *old = server->reply_to;
+    if (old && old->obj.gen == server->reply_gen && old->ipc_op == IPC_REPLY_WAIT &&
+        old->replier == server) {
+        old->replier = NULL;
+        wake_error(h, old, NS_ERR_DEAD_OBJECT);
+    }
+    server->reply_to = caller;
+    server->reply_gen = caller->obj.gen;
+    caller->replier = server;
+    caller->ipc_op = IPC_REPLY_WAIT;
+    caller->ipc_obj = NULL;
+    caller->state = THREAD_BLOCKED;
+}
+
+/* The sending half of send, call and fault delivery; the message is in
+ * t->ipc_msg. */
+static void do_send(struct hart *h, struct thread *t, struct endpoint *ep, bool call)
+{
+    if (ep->receivers && ep->head) {
+        struct thread *recv = q_pop(&ep->head, &ep->tail);
+        transfer(t, recv, t->ipc_badge, t->ipc_grant);
+        if (call) {
+            sched_unready(sched_of(h), t);
+            link_reply(h, recv, t);
+        } else {
+            t->ctx.regs[R_A0] = NS_OK;
+        }
+        wake(h, recv);
+        return;
+    }
+    block(h, t, call ? IPC_CALL : IPC_SEND, ep);
+    if (!ep->head)
+        ep->receivers = false;
+    q_push(&ep->head, &ep->tail, t);
+}
+
+void sys_send(struct hart *h, struct thread *t, bool call)
+{
+    unsigned long *r = t->ctx.regs;
+    struct cap_slot *c;
+    enum ns_error e = obj_lookup(t, r[R_A0], NS_CAP_ENDPOINT, NS_RIGHT_WRITE, &c);
+    if (e == NS_OK)
+        e = check_message(t, r[R_A1], c->rights & NS_RIGHT_GRANT);
+    if (e != NS_OK) {
+        r[R_A0] = (unsigned long)e;
+        return;
+    }
+    save_message(t);
+    t->ipc_badge = c->badge;
+    t->ipc_grant = (c->rights & NS_RIGHT_GRANT) != 0;
+    t->ipc_fault = false;
+    do_send(h, t, (struct endpoint *)c->obj, call);
+}
+
+static void do_recv(struct hart *h, struct thread *t, struct endpoint *ep)
+{
+    if (!ep->receivers && ep->head) {
+        struct thread *sender = q_pop(&ep->head, &ep->tail);
+        transfer(sender, t, sender->ipc_badge, sender->ipc_grant);
+        if (sender->ipc_op == IPC_CALL) {
+            link_reply(h, t, sender);
+        } else {
+            sender->ctx.regs[R_A0] = NS_OK;
+            wake(h, sender);
+        }
+        return;
+    }
+    block(h, t, IPC_RECV, ep);
+    if (!ep->head)
+        ep->receivers = true;
+    q_push(&ep->head, &ep->tail, t);
+}
+
+void sys_recv(struct hart *h, struct thread *t)
+{
+    unsigned long *r = t->ctx.regs;
+    struct cap_slot *c;
+    enum ns_error e = obj_lookup(t, r[R_A0], NS_CAP_ENDPOINT, NS_RIGHT_READ, &c);
+    if (e != NS_OK) {
+        r[R_A0] = (unsigned long)e;
+        return;
+    }
+    do_recv(h, t, (struct endpoint *)c->obj);
+}
+
+/* Resume or stop a thread whose fault was handled, as the reply says. */
+static void finish_fault(struct hart *h, struct thread *caller, struct thread *server)
+{
+    uint64_t info = server->ipc_msg[0];
+    caller->replier = NULL;
+    if (NS_MSG_LABEL(info) != NS_FAULT_RESUME) {
+        caller->ipc_op = IPC_NONE;
+        caller->ipc_fault = false;
+        thread_stop(caller, "stopped by its fault handler");
+        return;
+    }
+    unsigned len = (unsigned)NS_MSG_LEN(info);
+    if (len >= 1 && server->ipc_msg[1] >= PAGE_SIZE && server->ipc_msg[1] < USER_TOP)
+        caller->ctx.sepc = server->ipc_msg[1];
+    if (len >= 2 && server->ipc_msg[2] <= USER_TOP && !(server->ipc_msg[2] & 15))
+        caller->ctx.regs[2] = server->ipc_msg[2];
+    wake(h, caller);
+}
+
+/* Reply to the caller `t` owes; the result for `t` itself. */
+static enum ns_error do_reply(struct hart *h, struct thread *t)
+{
+    struct thread *caller = t->reply_to;
+    if (!caller)
+        return NS_ERR_REPLY_USED;
+    t->reply_to = NULL; /* one shot, whatever happens next */
+    if (caller->obj.gen != t->reply_gen || caller->ipc_op != IPC_REPLY_WAIT || caller->replier != t)
+        return NS_ERR_DEAD_OBJECT;
+    save_message(t);
+    if (caller->ipc_fault) {
+        finish_fault(h, caller, t);
+        return NS_OK;
+    }
+    caller->replier = NULL;
+    transfer(t, caller, 0, true);
+    wake(h, caller);
+    return NS_OK;
+}
+
+void sys_reply(struct hart *h, struct thread *t, bool then_recv)
+{
+    unsigned long *r = t->ctx.regs;
+    struct cap_slot *c = NULL;
+    enum ns_error e = NS_OK;
+    if (then_recv)
+        e = obj_lookup(t, r[R_A0], NS_CAP_ENDPOINT, NS_RIGHT_READ, &c);
+    if (e == NS_OK)
+        e = check_message(t, r[R_A1], true);
+    if (e != NS_OK) {
+        r[R_A0] = (unsigned long)e;
+        return;
+    }
+    e = do_reply(h, t);
+    if (!then_recv) {
+        r[R_A0] = (unsigned long)e;
+        return;
+    }
+    /* A server goes on receiving even if its last client is gone. */
+    do_recv(h, t, (struct endpoint *)c->obj);
+}
+
+bool ipc_deliver_fault(struct hart *h, struct thread *t, uint64_t kind, uint64_t addr,
+                       uint64_t scause)
+{
+    if (t->fault_cap.type != NS_CAP_ENDPOINT || cap_slot_stale(&t->fault_cap))
+        return false;
+    t->ipc_msg[0] = NS_MSG_INFO(NS_LABEL_FAULT, 4, 0);
+    t->ipc_msg[1] = kind;
+    t->ipc_msg[2] = t->ctx.sepc;
+    t->ipc_msg[3] = addr;
+    t->ipc_msg[4] = scause;
+    t->ipc_badge = t->fault_cap.badge;
+    t->ipc_grant = false;
+    t->ipc_fault = true;
+    do_send(h, t, (struct endpoint *)t->fault_cap.obj, true);
+    return true;
+}
+
+void ipc_cancel(struct thread *t, enum ns_error reason, bool dying)
+{
+    struct hart *h = hart_self();
+    if (t->state == THREAD_BLOCKED) {
+        switch (t->ipc_op) {
+        case IPC_SEND:
+        case IPC_CALL:
+        case IPC_RECV: {
+            struct endpoint *ep = t->ipc_obj;
+            q_remove(&ep->head, &ep->tail, t);
+            break;
+        }
+        case IPC_NTFN_WAIT: {
+            struct notification *n = t->ipc_obj;
+            q_remove(&n->head, &n->tail, t);
+            break;
+        }
+        case IPC_REPLY_WAIT:
+            if (t->replier && t->replier->reply_to == t)
+                t->replier->reply_to = NULL;
+            t->replier = NULL;
+            break;
+        default:
+            break;
+        }
+        t->ipc_op = IPC_NONE;
+        t->ipc_obj = NULL;
+        t->ipc_fault = false;
+        t->ctx.regs[R_A0] = (unsigned long)reason;
+    }
+    if (!dying)
+        return;
+    /* A reply this thread owes will never come: tell the caller. */
+    struct thread *caller = t->reply_to;
+    t->reply_to = NULL;
+    if (caller && caller->obj.gen == t->reply_gen && caller->ipc_op == IPC_REPLY_WAIT &&
+        caller->replier == t) {
+        caller->replier = NULL;
+        wake_error(h, caller, NS_ERR_DEAD_OBJECT);
+    }
+}
+
+/* ---- notifications ---- */
+
+void sys_signal(struct hart *h, struct thread *t)
+{
+    unsigned long *r = t->ctx.regs;
+    struct cap_slot *c;
+    enum ns_error e = obj_lookup(t, r[R_A0], NS_CAP_NOTIFICATION, NS_RIGHT_WRITE, &c);
+    r[R_A0] = (unsigned long)e;
+    if (e != NS_OK)
+        return;
+    struct notification *n = (struct notification *)c->obj;
+    n->bits |= c->badge ? c->badge : 1;
+    struct thread *w = q_pop(&n->head, &n->tail);
+    if (w) {
+        w->ctx.regs[R_A0] = NS_OK;
+        w->ctx.regs[R_A1] = n->bits;
+        n->bits = 0;
+        wake(h, w);
+    }
+}
+
+void sys_wait(struct hart *h, struct thread *t, bool block_if_none)
+{
+    unsigned long *r = t->ctx.regs;
+    struct cap_slot *c;
+    enum ns_error e = obj_lookup(t, r[R_A0], NS_CAP_NOTIFICATION, NS_RIGHT_READ, &c);
+    if (e != NS_OK) {
+        r[R_A0] = (unsigned long)e;
+        return;
+    }
+    struct notification *n = (struct notification *)c->obj;
+    if (n->bits || !block_if_none) {
+        r[R_A0] = NS_OK;
+        r[R_A1] = n->bits;
+        n->bits = 0;
+        return;
+    }
+    block(h, t, IPC_NTFN_WAIT, n);
+    q_push(&n->head, &n->tail, t);
+}
+
+/* ---- objects ---- */
+
+static void endpoint_destroy(struct kobj *obj)
+{
+    struct endpoint *ep = (struct endpoint *)obj;
+    struct thread *t;
+    while ((t = q_pop(&ep->head, &ep->tail)) != NULL)
+        wake_error(hart_self(), t, NS_ERR_DEAD_OBJECT);
+    bank_uncharge_object(obj);
+    kobj_kill(obj);
+    obj_free(&endpoint_cache, obj);
+}
+
+static void notification_destroy(struct kobj *obj)
+{
+    struct notification *n = (struct notification *)obj;
+    struct thread *t;
+    while ((t = q_pop(&n->head, &n->tail)) != NULL)
+        wake_error(hart_self(), t, NS_ERR_DEAD_OBJECT);
+    bank_uncharge_object(obj);
+    kobj_kill(obj);
+    obj_free(&notification_cache, obj);
+}
+
+void ipc_types_init(void)
+{
+    static const struct kobj_type_ops ep_ops = {.destroy = endpoint_destroy};
+    static const struct kobj_type_ops ntfn_ops = {.destroy = notification_destroy};
+    kobj_register_type(NS_CAP_ENDPOINT, &ep_ops);
+    kobj_register_type(NS_CAP_NOTIFICATION, &ntfn_ops);
+}
+
+enum ns_error sys_endpoint_create(struct thread *self, uint64_t bank, uint64_t dst)
+{
+    struct obj_create c;
+    enum ns_error e = obj_create_decode(self, bank, dst, &c);
+    if (e != NS_OK)
+        return e;
+    struct endpoint *ep;
+    e = obj_create_alloc(&c, &endpoint_cache, NS_CAP_ENDPOINT, (void **)&ep);
+    if (e != NS_OK)
+        return e;
+    ep->head = ep->tail = NULL;
+    ep->receivers = false;
+    obj_create_install(&c, ep, NS_RIGHTS_ALL);
+    return NS_OK;
+}
+
+enum ns_error sys_notification_create(struct thread *self, uint64_t bank, uint64_t dst)
+{
+    struct obj_create c;
+    enum ns_error e = obj_create_decode(self, bank, dst, &c);
+    if (e != NS_OK)
+        return e;
+    struct notification *n;
+    e = obj_create_alloc(&c, &notification_cache, NS_CAP_NOTIFICATION, (void **)&n);
+    if (e != NS_OK)
+        return e;
+    n->bits = 0;
+    n->head = n->tail = NULL;
+    obj_create_install(&c, n, NS_RIGHT_READ | NS_RIGHT_WRITE);
+    return NS_OK;
+}
+
+enum ns_error sys_thread_set_ipc_buffer(struct thread *self, uint64_t slot, uint64_t va)
+{
+    struct cap_slot *c;
+    enum ns_error e = obj_lookup(self, slot, NS_CAP_THREAD, NS_RIGHT_WRITE, &c);
+    if (e != NS_OK)
+        return e;
+    if (va && ((va & (PAGE_SIZE - 1)) || va < PAGE_SIZE || !user_range_ok(va, PAGE_SIZE)))
+        return NS_ERR_BAD_ADDRESS;
+    ((struct thread *)c->obj)->ipc_buffer = va;
+    return NS_OK;
+}
+
+enum ns_error sys_thread_set_fault_handler(struct thread *self, uint64_t slot, uint64_t ep)
+{
+    struct cap_slot *c, *epc = NULL;
+    enum ns_error e = obj_lookup(self, slot, NS_CAP_THREAD, NS_RIGHT_WRITE, &c);
+    if (e == NS_OK && ep)
+        e = obj_lookup(self, ep, NS_CAP_ENDPOINT, NS_RIGHT_WRITE, &epc);
+    if (e != NS_OK)
+        return e;
+    struct thread *t = (struct thread *)c->obj;
+    cap_slot_delete(&t->fault_cap);
+    if (epc)
+        cap_slot_derive(epc, &t->fault_cap, epc->rights, epc->badge);
+    return NS_OK;
+}
