@@ -91,7 +91,10 @@ static void wake_error(struct hart *h, struct thread *t, enum ns_error e)
 
 static struct ns_ipc_buffer *ipc_buffer(struct thread *t, bool write)
 {
-    if (!t->ipc_buffer)
+    /* A thread whose spaces are gone (it waits to be stopped when picked)
+     * has no buffer and no capabilities: its space pointers may already
+     * name reused memory. */
+    if (!t->ipc_buffer || !thread_can_run(t))
         return NULL;
     return aspace_user_page(t->as, t->ipc_buffer, write);
 }

@@ -291,6 +291,19 @@ static void test_frame_map(void)
     clear_slots();
 }
 
+static void test_map_over_existing_mapping(void)
+{
+    CHECK_OK(ns_frame_alloc(NS_SLOT_ROOT_BANK, S_FRAME));
+    CHECK_OK(ns_frame_alloc(NS_SLOT_ROOT_BANK, S_FRAME2));
+    CHECK_OK(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME, SCRATCH_VA, NS_RIGHT_READ, NULL));
+    CHECK_ERR(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME2, SCRATCH_VA, NS_RIGHT_READ, NULL),
+              NS_ERR_RANGE);
+    /* Our own program's pages are not frames we hold, but are mapped. */
+    CHECK_ERR(ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME2, 0x10000, NS_RIGHT_READ, NULL),
+              NS_ERR_RANGE);
+    clear_slots();
+}
+
 static void test_object_create_args(void)
 {
     CHECK_ERR(ns_cspace_create(NS_SLOT_ROOT_BANK, S_CSPACE, 0), NS_ERR_INVALID_ARG);
@@ -667,6 +680,22 @@ static void test_ipc_server_dies(void)
     clear_slots();
 }
 
+static void test_suspend_cancels_ipc(void)
+{
+    unsigned long state;
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    received[0] = 99;
+    CHECK_OK(start_thread(S_SERVER, blocked_receiver, S_EP, 1));
+    ns_sleep_us(10000);
+    CHECK_OK(ns_thread_info(S_SERVER, &state, NULL));
+    CHECK(state == NS_THREAD_BLOCKED);
+    CHECK_OK(ns_thread_suspend(S_SERVER));
+    CHECK_OK(ns_thread_resume(S_SERVER));
+    ns_sleep_us(10000);
+    CHECK(received[0] == NS_ERR_BAD_STATE); /* its receive was cancelled */
+    clear_slots();
+}
+
 static void test_notifications(void)
 {
     uint64_t bits;
@@ -779,6 +808,7 @@ static const struct ktest tests[] = {
     {"wrong_type", test_wrong_type},
     {"frame_map", test_frame_map},
     {"object_create_args", test_object_create_args},
+    {"map_over_existing_mapping", test_map_over_existing_mapping},
     {"thread_lifecycle", test_thread_lifecycle},
     {"thread_suspend_resume", test_thread_suspend_resume},
     {"thread_priority", test_thread_priority},
@@ -792,6 +822,7 @@ static const struct ktest tests[] = {
     {"ipc_reply_twice", test_ipc_reply_twice},
     {"ipc_dead_endpoint", test_ipc_dead_endpoint},
     {"ipc_server_dies", test_ipc_server_dies},
+    {"suspend_cancels_ipc", test_suspend_cancels_ipc},
     {"notifications", test_notifications},
     {"notification_wakes_waiter", test_notification_wakes_waiter},
     {"fault_handler_resumes", test_fault_handler_resumes},
