@@ -4,10 +4,8 @@
 #include <string.h>
 
 #include "include/newsys/ipc.h"
-#include "kernel/arch/riscv/hart.h"
 #include "kernel/arch/riscv/layout.h"
 #include "kernel/arch/riscv/uaccess.h"
-#include "kernel/console/console.h"
 #include "kernel/core/aspace.h"
 #include "kernel/core/bank.h"
 #include "kernel/core/cspace_obj.h"
@@ -332,7 +330,7 @@ bool ipc_deliver_fault(struct hart *h, struct thread *t, uint64_t kind, uint64_t
 
 void ipc_cancel(struct thread *t, enum ns_error reason, bool dying)
 {
-    struct hart *h = hart_self();
+    struct hart *h = sched_this_hart();
     if (t->state == THREAD_BLOCKED) {
         switch (t->ipc_op) {
         case IPC_SEND:
@@ -420,7 +418,7 @@ static void endpoint_destroy(struct kobj *obj)
     struct endpoint *ep = (struct endpoint *)obj;
     struct thread *t;
     while ((t = q_pop(&ep->head, &ep->tail)) != NULL)
-        wake_error(hart_self(), t, NS_ERR_DEAD_OBJECT);
+        wake_error(sched_this_hart(), t, NS_ERR_DEAD_OBJECT);
     bank_uncharge_object(obj);
     kobj_kill(obj);
     obj_free(&endpoint_cache, obj);
@@ -431,7 +429,7 @@ static void notification_destroy(struct kobj *obj)
     struct notification *n = (struct notification *)obj;
     struct thread *t;
     while ((t = q_pop(&n->head, &n->tail)) != NULL)
-        wake_error(hart_self(), t, NS_ERR_DEAD_OBJECT);
+        wake_error(sched_this_hart(), t, NS_ERR_DEAD_OBJECT);
     bank_uncharge_object(obj);
     kobj_kill(obj);
     obj_free(&notification_cache, obj);

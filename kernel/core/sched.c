@@ -20,6 +20,11 @@ struct sched *sched_of(struct hart *h)
     return h->sched;
 }
 
+struct hart *sched_this_hart(void)
+{
+    return hart_self();
+}
+
 static void q_append(struct sched *s, struct thread *t)
 {
     unsigned p = t->prio;

@@ -22,6 +22,9 @@ struct sched {
 
 void sched_init(struct sched *s);
 struct sched *sched_of(struct hart *h);
+/* The hart running this code, for paths that are not handed one (object
+ * destroy hooks). Out of line so portable code needs no arch header. */
+struct hart *sched_this_hart(void);
 
 /* Make `t` runnable at the tail of its priority. */
 void sched_ready(struct sched *s, struct thread *t);
