@@ -358,6 +358,9 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     sched_init(&boot_sched);
     h->sched = &boot_sched;
     kprintf("asid: %u bits\n", asid_bits());
+    /* Let user mode read cycle, time and instret: benchmarks count
+     * instructions with rdinstret (exact under QEMU -icount). */
+    csr_write(scounteren, 7);
     if (!rootproc_start(h, &platform, &rd, init_name))
         machine_shutdown(SHUTDOWN_FAILURE);
     sched_run(h);
