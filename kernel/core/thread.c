@@ -102,25 +102,36 @@ enum ns_error sys_thread_create(struct thread *self, uint64_t bank, uint64_t dst
     return NS_OK;
 }
 
-static bool user_pc_ok(uint64_t pc)
+/* Decode for start and set-registers: the thread (WRITE right), a user
+ * pc (not page 0, 2-byte aligned) and a 16-byte aligned user stack. */
+static enum ns_error decode_entry(struct thread *self, uint64_t slot, uint64_t pc, uint64_t sp,
+                                  struct thread **out)
 {
-    return pc >= PAGE_SIZE && pc < USER_TOP && !(pc & 1);
+    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_WRITE, out);
+    if (e != NS_OK)
+        return e;
+    if (pc < PAGE_SIZE || pc >= USER_TOP || (pc & 1) || sp > USER_TOP || (sp & 15))
+        return NS_ERR_BAD_ADDRESS;
+    return NS_OK;
+}
+
+static void set_entry(struct thread *t, uint64_t pc, uint64_t sp, uint64_t a0)
+{
+    t->ctx.sepc = pc;
+    t->ctx.regs[2] = sp;
+    t->ctx.regs[10] = a0;
 }
 
 enum ns_error sys_thread_start(struct thread *self, uint64_t slot, uint64_t pc, uint64_t sp,
                                uint64_t a0)
 {
     struct thread *t;
-    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_WRITE, &t);
+    enum ns_error e = decode_entry(self, slot, pc, sp, &t);
     if (e != NS_OK)
         return e;
-    if (!user_pc_ok(pc) || sp > USER_TOP || (sp & 15))
-        return NS_ERR_BAD_ADDRESS;
     if (t->state != THREAD_INACTIVE)
         return NS_ERR_BAD_STATE;
-    t->ctx.sepc = pc;
-    t->ctx.regs[2] = sp;
-    t->ctx.regs[10] = a0;
+    set_entry(t, pc, sp, a0);
     sched_ready(sched_of(hart_self()), t);
     return NS_OK;
 }
@@ -188,16 +199,12 @@ enum ns_error sys_thread_set_regs(struct thread *self, uint64_t slot, uint64_t p
                                   uint64_t a0)
 {
     struct thread *t;
-    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_WRITE, &t);
+    enum ns_error e = decode_entry(self, slot, pc, sp, &t);
     if (e != NS_OK)
         return e;
-    if (!user_pc_ok(pc) || sp > USER_TOP || (sp & 15))
-        return NS_ERR_BAD_ADDRESS;
     if (t->state != THREAD_SUSPENDED && t->state != THREAD_INACTIVE)
         return NS_ERR_BAD_STATE;
-    t->ctx.sepc = pc;
-    t->ctx.regs[2] = sp;
-    t->ctx.regs[10] = a0;
+    set_entry(t, pc, sp, a0);
     return NS_OK;
 }
 
