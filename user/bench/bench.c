@@ -1,0 +1,379 @@
+/* bench: kernel microbenchmarks, run as the first program
+ * (`scripts/bench`, or `scripts/run --init bench`).
+ *
+ * Every metric is one function in the table at the bottom. It runs a
+ * warm-up, then times each of its n iterations with rdinstret around the
+ * operation; setup and teardown (deleting the copy, unmapping the frame)
+ * stay outside the window. The cost of an empty rdinstret pair is measured
+ * first and subtracted from every sample. Each metric prints one line
+ *
+ *   BENCH {"name": ..., "median": N, "min": N, "max": N, "n": N, "unit": "instructions"}
+ *
+ * which scripts/bench collects. Under QEMU with `-icount shift=0,sleep=off
+ * -smp 1`, rdinstret counts executed instructions exactly, so the numbers
+ * repeat from run to run; without icount they follow host time and are only
+ * good for checking that the harness works. No window contains a wfi: in
+ * every one of them some thread is runnable, so the kernel never idles.
+ *
+ * Threads the benchmarks start share our address space and capability
+ * space and run at our priority (they inherit it). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "user/rt/newsys.h"
+
+#define WARMUP 100
+
+/* Slots and addresses the benchmarks use; all are free again between
+ * metrics. */
+enum {
+    S_COPY = NS_SLOT_FIRST_FREE,
+    S_FRAME,
+    S_THREAD,
+    S_EP,
+    S_PEER,       /* the other thread of a two-thread benchmark */
+    S_STACK = 32, /* S_STACK + i: stack frames of S_PEER */
+    STACK_PAGES = 4,
+};
+
+#define MAP_VA    0x20000000ull /* frame_map maps here */
+#define STACK_VA  0x20100000ull /* the peer's stack */
+#define FAULT_VA  0x20900000ull /* never mapped: fault_round_trip loads from it */
+#define MAX_ITERS 1000
+
+static uint64_t samples[MAX_ITERS];
+static uint64_t pair_cost;
+
+static inline uint64_t rdinstret(void)
+{
+    uint64_t v;
+    asm volatile("rdinstret %0" : "=r"(v)::"memory");
+    return v;
+}
+
+/* The instructions `op` takes: rdinstret on both sides; the memory clobber
+ * keeps the compiler from moving the operation's loads and stores out. */
+#define TIMED(delta, op)                                                                           \
+    do {                                                                                           \
+        uint64_t t0_ = rdinstret();                                                                \
+        op;                                                                                        \
+        uint64_t t1_ = rdinstret();                                                                \
+        (delta) = t1_ - t0_;                                                                       \
+    } while (0)
+
+/* ---- helpers ---- */
+
+/* Start `fn(arg)` in a new thread in slot S_PEER, on a stack of its own. */
+static long start_peer(void (*fn)(unsigned long), unsigned long arg)
+{
+    long e;
+    for (unsigned i = 0; i < STACK_PAGES; i++) {
+        if ((e = ns_frame_alloc(NS_SLOT_ROOT_BANK, S_STACK + i)) != NS_OK)
+            return e;
+        e = ns_map_frame(NS_SLOT_SELF_ASPACE, S_STACK + i, STACK_VA + i * 4096ull,
+                         NS_RIGHT_READ | NS_RIGHT_WRITE, NULL);
+        if (e != NS_OK)
+            return e;
+    }
+    e = ns_thread_create(NS_SLOT_ROOT_BANK, S_PEER, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE);
+    if (e == NS_OK)
+        e = ns_thread_start_fn(S_PEER, fn, STACK_VA + STACK_PAGES * 4096ull, arg);
+    return e;
+}
+
+/* Give back everything a benchmark may have used: deleting the last
+ * capability destroys the peer thread and unmaps and frees the frames. */
+static void clear_slots(void)
+{
+    for (unsigned s = NS_SLOT_FIRST_FREE; s < S_STACK + STACK_PAGES; s++)
+        ns_cap_delete(s);
+}
+
+/* For the peer threads: printf's buffer belongs to the main thread. */
+static void fail_from_thread(const char *msg)
+{
+    ns_debug_write(msg, strlen(msg));
+    ns_shutdown(NS_SLOT_MACHINE, 1);
+}
+
+/* ---- metrics: each fills s[0..n) with raw deltas; returns NS_OK or the
+ * error that stopped it ---- */
+
+static long bench_null_syscall(uint64_t *s, unsigned n)
+{
+    long e = NS_OK;
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        uint64_t d;
+        TIMED(d, e = ns_nop());
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+    }
+    return e;
+}
+
+static long bench_cap_copy(uint64_t *s, unsigned n)
+{
+    long e = NS_OK;
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        uint64_t d;
+        TIMED(d, e = ns_cap_copy(NS_SLOT_ROOT_BANK, S_COPY, NS_RIGHTS_ALL));
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+        if (e == NS_OK)
+            e = ns_cap_delete(S_COPY);
+    }
+    return e;
+}
+
+/* One frame, mapped and unmapped at the same address: after the first
+ * round the page-table pages for it exist, so this is the map itself. */
+static long bench_frame_map(uint64_t *s, unsigned n)
+{
+    long e = ns_frame_alloc(NS_SLOT_ROOT_BANK, S_FRAME);
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        uint64_t d;
+        TIMED(d, e = ns_map_frame(NS_SLOT_SELF_ASPACE, S_FRAME, MAP_VA,
+                                  NS_RIGHT_READ | NS_RIGHT_WRITE, NULL));
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+        if (e == NS_OK)
+            e = ns_unmap(S_FRAME);
+    }
+    return e;
+}
+
+/* Create a thread (inactive: not started) in our spaces, charged to the
+ * root bank; delete it outside the window. */
+static long bench_thread_create(uint64_t *s, unsigned n)
+{
+    long e = NS_OK;
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        uint64_t d;
+        TIMED(d, e = ns_thread_create(NS_SLOT_ROOT_BANK, S_THREAD, NS_SLOT_SELF_CSPACE,
+                                      NS_SLOT_SELF_ASPACE));
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+        if (e == NS_OK)
+            e = ns_cap_delete(S_THREAD);
+    }
+    return e;
+}
+
+/* thread_switch: we and a peer of the same priority yield to each other.
+ * The peer stores rdinstret (and marks itself as the last to run) just
+ * before its yield; we read rdinstret as soon as our own yield returns.
+ * When the mark says the peer ran in between, the difference is one switch
+ * from the peer to us: its yield system call, the scheduler's pick, the
+ * context switch, and the return to user mode in the other thread. A yield
+ * that came back to its own thread (the peer was not runnable) is not a
+ * sample. Both directions run the same kernel path; we time one. */
+static volatile unsigned long sw_last, sw_stop, sw_done;
+static volatile uint64_t sw_stamp;
+
+static void switch_peer(unsigned long arg)
+{
+    (void)arg;
+    while (!sw_stop) {
+        sw_last = 1;
+        sw_stamp = rdinstret();
+        ns_yield();
+    }
+    sw_done = 1;
+}
+
+static long bench_thread_switch(uint64_t *s, unsigned n)
+{
+    sw_last = sw_stop = sw_done = 0;
+    long e = start_peer(switch_peer, 0);
+    unsigned got = 0, warm = 0;
+    for (unsigned tries = 0; e == NS_OK && got < n && tries < 4 * (WARMUP + n); tries++) {
+        sw_last = 0;
+        e = ns_yield();
+        uint64_t now = rdinstret();
+        if (sw_last != 1)
+            continue;
+        if (warm < WARMUP)
+            warm++;
+        else
+            s[got++] = now - sw_stamp;
+    }
+    sw_stop = 1;
+    for (unsigned i = 0; i < 1000 && !sw_done; i++)
+        ns_yield();
+    if (e == NS_OK && (got < n || !sw_done))
+        e = NS_ERR_BAD_STATE; /* the peer did not run: no switches to time */
+    return e;
+}
+
+/* IPC round trip, as a client sees it: Call to a server thread in our
+ * address space (the reply goes back through its ReplyRecv, which also
+ * waits for the next call), `words` message words each way in registers. */
+static void echo_server(unsigned long ep)
+{
+    struct ns_msg m = {0};
+    long e = ns_recv(ep, &m);
+    while (e == NS_OK) {
+        m.info = NS_MSG_INFO(0, NS_MSG_LEN(m.info), 0);
+        e = ns_reply_recv(ep, &m);
+    }
+    fail_from_thread("bench: echo server: receive failed\n");
+}
+
+static long ipc_round_trip(uint64_t *s, unsigned n, unsigned words)
+{
+    long e = ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP);
+    if (e == NS_OK)
+        e = start_peer(echo_server, S_EP);
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        struct ns_msg m = {.info = NS_MSG_INFO(1, words, 0), .w = {i, i + 1, i + 2, i + 3}};
+        uint64_t d;
+        TIMED(d, e = ns_call(S_EP, &m));
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+        if (e == NS_OK && (NS_MSG_LEN(m.info) != words || (words && m.w[0] != i)))
+            e = NS_ERR_BAD_STATE; /* not our message back */
+    }
+    return e;
+}
+
+static long bench_ipc_call_reply_0w(uint64_t *s, unsigned n)
+{
+    return ipc_round_trip(s, n, 0);
+}
+
+static long bench_ipc_call_reply_4w(uint64_t *s, unsigned n)
+{
+    return ipc_round_trip(s, n, NS_MSG_REG_WORDS);
+}
+
+/* fault_round_trip: we load from an unmapped page; the kernel sends the
+ * fault to our handler thread (blocked in ReplyRecv), which answers
+ * "resume after the load" and waits for the next one. The window runs from
+ * just before the faulting load to just after the resumed thread's next
+ * instruction, so it holds the fault entry, the delivery, the handler's
+ * user code, its ReplyRecv and the return. The load is assembled without
+ * compressed instructions so the handler knows it is 4 bytes long. */
+static void fault_handler(unsigned long ep)
+{
+    struct ns_msg m = {0};
+    long e = ns_recv(ep, &m);
+    while (e == NS_OK) {
+        if (NS_MSG_LABEL(m.info) != NS_LABEL_FAULT || m.w[0] != NS_FAULT_READ || m.w[2] != FAULT_VA)
+            fail_from_thread("bench: fault handler: not the fault we cause\n");
+        m.info = NS_MSG_INFO(NS_FAULT_RESUME, 1, 0);
+        m.w[0] = m.w[1] + 4;
+        e = ns_reply_recv(ep, &m);
+    }
+    fail_from_thread("bench: fault handler: receive failed\n");
+}
+
+static inline uint64_t timed_fault(void)
+{
+    uint64_t t0, t1, tmp;
+    asm volatile(".option push\n"
+                 ".option norvc\n"
+                 "rdinstret %0\n"
+                 "ld %2, 0(%3)\n"
+                 "rdinstret %1\n"
+                 ".option pop\n"
+                 : "=&r"(t0), "=&r"(t1), "=&r"(tmp)
+                 : "r"(FAULT_VA)
+                 : "memory");
+    (void)tmp;
+    return t1 - t0;
+}
+
+static long bench_fault_round_trip(uint64_t *s, unsigned n)
+{
+    long e = ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP);
+    if (e == NS_OK)
+        e = start_peer(fault_handler, S_EP);
+    if (e == NS_OK)
+        e = ns_thread_set_fault_handler(NS_SLOT_SELF_THREAD, S_EP);
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        uint64_t d = timed_fault();
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+    }
+    ns_thread_set_fault_handler(NS_SLOT_SELF_THREAD, 0);
+    return e;
+}
+
+/* ---- the table and the runner ---- */
+
+struct bench {
+    const char *name;
+    long (*run)(uint64_t *s, unsigned n);
+    unsigned n;
+};
+
+static const struct bench benches[] = {
+    {"null_syscall", bench_null_syscall, 1000},
+    {"cap_copy", bench_cap_copy, 1000},
+    {"frame_map", bench_frame_map, 1000},
+    {"thread_create", bench_thread_create, 1000},
+    {"thread_switch", bench_thread_switch, 1000},
+    {"ipc_call_reply_0w", bench_ipc_call_reply_0w, 1000},
+    {"ipc_call_reply_4w", bench_ipc_call_reply_4w, 1000},
+    {"fault_round_trip", bench_fault_round_trip, 1000},
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Subtract the empty pair, sort, print. The median of an even count is the
+ * lower middle sample, so it is always a measured value. */
+static void report(const char *name, uint64_t *s, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        s[i] = s[i] > pair_cost ? s[i] - pair_cost : 0;
+    qsort(s, n, sizeof(*s), cmp_u64);
+    printf("BENCH {\"name\": \"%s\", \"median\": %lu, \"min\": %lu, \"max\": %lu, \"n\": %u, "
+           "\"unit\": \"instructions\"}\n",
+           name, (unsigned long)s[(n - 1) / 2], (unsigned long)s[0], (unsigned long)s[n - 1], n);
+}
+
+/* What an empty rdinstret pair counts (1 on QEMU: the first read itself):
+ * the least of many, so a timer interrupt in one of them does not count. */
+static uint64_t measure_pair_cost(void)
+{
+    uint64_t least = UINT64_MAX;
+    for (unsigned i = 0; i < 1000; i++) {
+        uint64_t d;
+        TIMED(d, (void)0);
+        if (d < least)
+            least = d;
+    }
+    return least;
+}
+
+int main(void)
+{
+    if (!ns_bootinfo) {
+        printf("bench: must run as the first program (--init bench)\n");
+        return 1;
+    }
+    pair_cost = measure_pair_cost();
+    printf("bench: %u metrics, rdinstret pair costs %lu (subtracted)\n",
+           (unsigned)(sizeof(benches) / sizeof(benches[0])), (unsigned long)pair_cost);
+    unsigned failed = 0;
+    for (unsigned i = 0; i < sizeof(benches) / sizeof(benches[0]); i++) {
+        const struct bench *b = &benches[i];
+        unsigned n = b->n < MAX_ITERS ? b->n : MAX_ITERS;
+        long e = b->run(samples, n);
+        clear_slots();
+        if (e != NS_OK) {
+            printf("bench: %s failed: %s\n", b->name, ns_strerror(e));
+            failed++;
+            continue;
+        }
+        report(b->name, samples, n);
+    }
+    printf("bench: done, %u failed\n", failed);
+    ns_shutdown(NS_SLOT_MACHINE, failed ? 1 : 0);
+    return 1;
+}

@@ -1,0 +1,1 @@
+newsys_program(bench ${NEWSYS_PROGRAM_DIR}/bench.c)
