@@ -12,6 +12,7 @@ run in parallel. Ends with `N passed, N failed`.
 """
 import argparse
 import concurrent.futures
+import json
 import os
 import re
 import subprocess
@@ -53,6 +54,28 @@ USER_INIT = [r"init: hello from user mode", r"init: initrd magic 070701",
 
 def count(pattern, n):
     return ("count", pattern, n)
+
+
+def bench_lines(out):
+    """The bench program's output has the shape scripts/bench reads: one
+    BENCH line per metric it announced, each a JSON object with the keys.
+    Values are not checked: benchmarks never fail for being slow, and
+    without -icount they are host-time noise anyway."""
+    m = re.search(r"bench: (\d+) metrics", out)
+    lines = re.findall(r"^BENCH (.*)$", out, re.M)
+    problems = []
+    if not m or int(m.group(1)) != len(lines) or not lines:
+        problems.append(f"{len(lines)} BENCH lines for {m.group(1) if m else '?'} metrics")
+    for line in lines:
+        try:
+            rec = json.loads(line)
+            ok = isinstance(rec.get("name"), str) and rec.get("unit") == "instructions" and all(
+                isinstance(rec.get(k), int) for k in ("median", "min", "max", "n"))
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append(f"malformed BENCH line: {line}")
+    return problems
 
 
 CASES = [
@@ -103,6 +126,10 @@ CASES = [
      [r"tests: \d+ kernel tests", r"\n(\d+) passed, 0 failed", r"NewSys: shutdown \(ok"]),
     ("guest-tests-sifive_u", ["--machine", "sifive_u", "--init", "tests"], 0,
      [r"tests: \d+ kernel tests", r"\n(\d+) passed, 0 failed", r"NewSys: shutdown \(ok"]),
+    # The benchmark harness, without -icount so it is quick (scripts/bench
+    # runs it with icount for the numbers).
+    ("bench-harness", ["--init", "bench"], 0,
+     [bench_lines, r"bench: done, 0 failed", r"NewSys: shutdown \(ok"]),
     ("sifive_u-smp5-wx", ["--machine", "sifive_u", "--smp", "5", "--append", "selftest=wx"], 0,
      [r"harts: 5, boot hart [1-4]", r"selftest wx: passed", r"NewSys: shutdown \(ok"]),
 ]
@@ -132,7 +159,9 @@ def run_case(case, verbose):
     if status != want_status:
         problems.append(f"exit status {status}, expected {want_status}")
     for exp in expects:
-        if isinstance(exp, tuple):
+        if callable(exp):
+            problems += exp(out)
+        elif isinstance(exp, tuple):
             _, pat, n = exp
             got = len(re.findall(pat, out))
             if got != n:
