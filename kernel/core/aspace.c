@@ -154,7 +154,14 @@ void *aspace_user_page(struct aspace *as, uint64_t va, bool write)
 
 void aspace_activate(struct aspace *as)
 {
-    csr_write(satp, SATP_MODE_SV39 | ((unsigned long)as->asid << 44) | (as->root_pa >> 12));
+    /* Threads of one space switch without touching satp (QEMU flushes its
+     * whole TLB on every satp write). A destroyed space's root page can be
+     * reused by a new space with the same ASID 0 only after satp moved off
+     * it (aspace_destroy), so an equal satp value means the same space. */
+    unsigned long satp = SATP_MODE_SV39 | ((unsigned long)as->asid << 44) | (as->root_pa >> 12);
+    if (csr_read(satp) == satp)
+        return;
+    csr_write(satp, satp);
     if (!as->asid)
         sfence_vma_all();
 }

@@ -67,7 +67,7 @@ static void wake(struct hart *h, struct thread *t)
     t->ipc_op = IPC_NONE;
     t->ipc_obj = NULL;
     t->ipc_fault = false;
-    sched_ready(sched_of(h), t);
+    sched_wake(sched_of(h), t);
 }
 
 /* Wake with an error as the result of its system call - or, for a thread

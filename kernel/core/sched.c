@@ -72,7 +72,9 @@ static void sleep_remove(struct sched *s, struct thread *t)
 
 void sched_unready(struct sched *s, struct thread *t)
 {
-    if (t->state == THREAD_RUNNABLE)
+    if (s->handoff == t)
+        s->handoff = NULL;
+    else if (t->state == THREAD_RUNNABLE)
         q_remove(s, t);
     else if (t->state == THREAD_SLEEPING)
         sleep_remove(s, t);
@@ -110,28 +112,77 @@ void sched_tick(struct sched *s, uint64_t now)
         s->current->slice--;
 }
 
+/* Index of the highest set bit (x != 0). RV64GC has no clz instruction
+ * and libgcc's is a loop; this is six steps. */
+static unsigned msb64(uint64_t x)
+{
+    unsigned n = 0;
+    for (unsigned shift = 32; shift; shift >>= 1)
+        if (x >> shift) {
+            x >>= shift;
+            n += shift;
+        }
+    return n;
+}
+
 static int highest_ready(const struct sched *s)
 {
     for (int w = THREAD_PRIO_COUNT / 64 - 1; w >= 0; w--)
         if (s->ready_bits[w])
-            return w * 64 + 63 - __builtin_clzll(s->ready_bits[w]);
+            return w * 64 + (int)msb64(s->ready_bits[w]);
     return -1;
 }
 
-/* Decide who runs: the current thread keeps the hart unless its slice ran
- * out or someone of higher priority is ready; an expired thread goes to the
- * back of its priority. */
+/* Is a thread of priority above `prio` (or equal, if `or_equal`) ready?
+ * The common question, answered without finding which. */
+static bool ready_above(const struct sched *s, unsigned prio, bool or_equal)
+{
+    unsigned w = prio / 64, b = prio % 64;
+    uint64_t mask = or_equal ? ~0ull << b : (b == 63 ? 0 : ~0ull << (b + 1));
+    if (s->ready_bits[w] & mask)
+        return true;
+    for (unsigned i = w + 1; i < THREAD_PRIO_COUNT / 64; i++)
+        if (s->ready_bits[i])
+            return true;
+    return false;
+}
+
+void sched_wake(struct sched *s, struct thread *t)
+{
+    if (s->handoff)
+        sched_ready(s, s->handoff);
+    t->state = THREAD_RUNNABLE;
+    s->handoff = t;
+}
+
+/* Decide who runs. The current thread keeps the hart unless its slice ran
+ * out or someone of higher priority is ready (an expired thread goes to the
+ * back of its priority). A thread just woken by IPC (the handoff) runs next
+ * without a trip through the run queue when the waker blocked and nobody
+ * more urgent is ready - the usual case of a call or a reply - or when it
+ * outranks the waker. */
 static struct thread *pick(struct sched *s)
 {
-    struct thread *cur = s->current;
-    int best = highest_ready(s);
+    struct thread *cur = s->current, *hand = s->handoff;
+    s->handoff = NULL;
     if (cur && cur->state == THREAD_RUNNING) {
-        if (best < cur->prio || (best == cur->prio && cur->slice))
+        if (hand) {
+            if (hand->prio > cur->prio && !ready_above(s, hand->prio, false)) {
+                sched_ready(s, cur);
+                return hand;
+            }
+            sched_ready(s, hand);
+        }
+        if (!ready_above(s, cur->prio, cur->slice == 0))
             return cur;
         cur->slice = THREAD_SLICE_TICKS;
         sched_ready(s, cur);
-        best = highest_ready(s);
+    } else if (hand) {
+        if (!ready_above(s, hand->prio, false))
+            return hand;
+        sched_ready(s, hand);
     }
+    int best = highest_ready(s);
     if (best < 0)
         return NULL;
     struct thread *t = s->head[best];

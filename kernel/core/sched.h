@@ -17,6 +17,7 @@ struct sched {
     struct thread *head[THREAD_PRIO_COUNT], *tail[THREAD_PRIO_COUNT];
     uint64_t ready_bits[THREAD_PRIO_COUNT / 64];
     struct thread *sleepers; /* sorted by wake_time */
+    struct thread *handoff;  /* runnable, not queued: runs next if it can (sched_wake) */
     uint64_t switches, idle_entries;
 };
 
@@ -28,6 +29,9 @@ struct hart *sched_this_hart(void);
 
 /* Make `t` runnable at the tail of its priority. */
 void sched_ready(struct sched *s, struct thread *t);
+/* Make `t` runnable, to run next if nothing more urgent is ready (an IPC
+ * partner: see pick() in sched.c). */
+void sched_wake(struct sched *s, struct thread *t);
 /* Take `t` off whatever scheduler queue it is on. */
 void sched_unready(struct sched *s, struct thread *t);
 /* The current thread gives up the rest of its slice. */
