@@ -144,8 +144,54 @@ def dts_cases():
              virt_common(256 * MiB))]
 
 
+def gdb_case():
+    """scripts/run --gdb waits for gdb; scripts/gdb's settings load the
+    kernel's symbols and stop at kmain."""
+    return ("gdb-attach", None, 0, [r"Breakpoint 1, kmain \(hartid=", r"#1 .* high_entry"])
+
+
+def run_gdb_case(case):
+    import socket
+    name, _, _, expects = case
+    with socket.socket() as sock:  # a free port, so parallel cases do not clash
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, NEWSYS_GDB_PORT=str(port))
+    t0 = time.time()
+    qemu = subprocess.Popen([RUN, "--no-build", "--gdb", "--timeout", "30"], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    out, problems = "", []
+    try:
+        for _ in range(50):  # wait for QEMU's gdb stub
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        elf = os.path.join(BUILD, "riscv", "kernel", "kernel.elf")
+        p = subprocess.run(["gdb-multiarch", "-q", "-batch", "-nx",
+                            "-x", os.path.join(ROOT, "scripts", "newsys.gdb"),
+                            "-ex", f"target remote :{port}", "-ex", "continue", "-ex", "bt 2",
+                            "-ex", "kill", elf],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+        out = p.stdout.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        problems.append("gdb timed out")
+    finally:
+        qemu.kill()
+        qemu.wait()
+    for exp in expects:
+        if not re.search(exp, out):
+            problems.append(f"missing /{exp}/")
+    return name, problems, out, time.time() - t0
+
+
 def run_case(case, verbose):
     name, args, want_status, expects = case
+    if args is None:
+        return run_gdb_case(case)
     cmd = [RUN, "--no-build", "--timeout", str(TIMEOUT)] + args
     t0 = time.time()
     try:
@@ -177,7 +223,7 @@ def main():
     ap.add_argument("-k", "--filter", default="")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
-    cases = [c for c in CASES + dts_cases() if a.filter in c[0]]
+    cases = [c for c in CASES + dts_cases() + [gdb_case()] if a.filter in c[0]]
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
         for name, problems, out, secs in ex.map(lambda c: run_case(c, a.verbose), cases):
