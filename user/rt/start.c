@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "user/rt/newsys.h"
+#include "user/rt/spawn.h"
 
 const struct ns_bootinfo *ns_bootinfo;
 
@@ -53,6 +54,7 @@ void __ns_start(const struct ns_bootinfo *bi);
 
 void __ns_start(const struct ns_bootinfo *bi)
 {
+    ns_start_arg = (uint64_t)bi; /* a spawned program's process info: spawn.h */
     if (bi && (uint64_t)bi == NS_BOOTINFO_VA && bi->magic == NS_BOOTINFO_MAGIC)
         ns_bootinfo = bi;
     exit(main());

@@ -1,0 +1,1 @@
+newsys_program(counter ${NEWSYS_PROGRAM_DIR}/counter.c)

@@ -1,0 +1,1 @@
+newsys_program(hello ${NEWSYS_PROGRAM_DIR}/hello.c)
