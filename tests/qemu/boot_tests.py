@@ -49,7 +49,16 @@ def virt_common(mem_bytes, extra=()):
 
 # init in user mode: syscalls, the timer (sleep), lazy FP, the machine cap.
 USER_INIT = [r"init: hello from user mode", r"init: initrd magic 070701",
-             r"init: slept \d+ us", r"init: floating point works: 6"]
+             r"init: slept \d+ us", r"init: floating point works: 6",
+             # Programs init starts with ns_spawn, and their reclamation.
+             r"hello: hello from hello, argument 10\n", r"hello: fib\(10\) = 55\n",
+             r"hello: hello from hello, argument 42\n", r"hello: fib\(42\) = 267914296\n",
+             r"counter: thread A counts 4 of 4", r"counter: thread B counts 4 of 4",
+             r"counter: both threads done", r"init: counter exited",
+             r"init: destroyed hello: \d+ bytes reclaimed; .*: bank usage came back",
+             r"init: destroyed counter: \d+ bytes reclaimed; .*: bank usage came back",
+             r"(?s)(?:bank usage came back.*?){3}",
+             r"init: all programs ran and were reclaimed"]
 
 
 def count(pattern, n):

@@ -1,10 +1,61 @@
-/* init: the first user program. For now it reports what the kernel gave it
- * and shuts the machine down; starting other programs comes with threads,
- * address spaces and IPC as system calls. */
+/* init: the first user program. It reports what the kernel gave it, starts
+ * a few programs from the initrd with ns_spawn (each in its own sub-bank),
+ * waits for each, checks that destroying the child's bank gives the root
+ * bank back exactly what the child took, and shuts the machine down. */
 #include <stdio.h>
 #include <string.h>
 
 #include "user/rt/newsys.h"
+#include "user/rt/spawn.h"
+
+#define CHILD_TIMEOUT_US 10000000
+
+/* Start `name`, wait for it, report, destroy it. False on any failure. */
+static bool run_child(const char *name, uint64_t arg)
+{
+    uint64_t root_before, root_after, child_used;
+    long e = ns_bank_info(NS_SLOT_ROOT_BANK, NULL, &root_before);
+    if (e != NS_OK) {
+        printf("init: root bank: %s\n", ns_strerror(e));
+        return false;
+    }
+    struct ns_spawn_opts opts = {.arg = arg};
+    struct ns_process p;
+    e = ns_spawn(name, &opts, &p);
+    if (e != NS_OK) {
+        printf("init: cannot spawn %s: %s\n", name, ns_strerror(e));
+        return false;
+    }
+    printf("init: spawned %s (argument %lu)\n", name, (unsigned long)arg);
+    long waited = ns_process_wait(&p, CHILD_TIMEOUT_US);
+    if (waited == NS_OK)
+        printf("init: %s exited (its thread is stopped)\n", name);
+    else
+        printf("init: %s did not stop: %s (thread state %lu); destroying it\n", name,
+               ns_strerror(waited), p.state);
+    e = ns_process_bank_used(&p, &child_used);
+    if (e == NS_OK)
+        printf("init: %s's bank used %lu bytes (%lu pages)\n", name, (unsigned long)child_used,
+               (unsigned long)((child_used + 4095) / 4096));
+    else
+        printf("init: %s's bank: %s\n", name, ns_strerror(e));
+    long destroyed = ns_process_destroy(&p);
+    if (destroyed != NS_OK) {
+        printf("init: cannot destroy %s: %s\n", name, ns_strerror(destroyed));
+        return false;
+    }
+    e = ns_bank_info(NS_SLOT_ROOT_BANK, NULL, &root_after);
+    if (e != NS_OK) {
+        printf("init: root bank: %s\n", ns_strerror(e));
+        return false;
+    }
+    bool same = root_after == root_before;
+    printf("init: destroyed %s: %lu bytes reclaimed; root bank used %lu bytes before, %lu "
+           "after: %s\n",
+           name, (unsigned long)p.reclaimed_bytes, (unsigned long)root_before,
+           (unsigned long)root_after, same ? "bank usage came back" : "LEAKED");
+    return waited == NS_OK && same;
+}
 
 int main(void)
 {
@@ -27,7 +78,12 @@ int main(void)
     volatile double x = 1.5;
     printf("init: floating point works: %d\n", (int)(x * 4.0));
 
-    long e = ns_shutdown(NS_SLOT_MACHINE, 0);
+    bool ok = run_child("hello", 10);
+    ok = run_child("hello", 42) && ok;
+    ok = run_child("counter", 4) && ok;
+    printf("init: %s\n", ok ? "all programs ran and were reclaimed" : "some programs failed");
+
+    long e = ns_shutdown(NS_SLOT_MACHINE, ok ? 0 : 1);
     printf("init: shutdown returned %ld (%s)\n", e, ns_strerror(e));
     return 1;
 }
