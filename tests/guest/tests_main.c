@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "tests/guest/ktest.h"
+#include "user/rt/slots.h"
+#include "user/rt/spawn.h"
 
 int ktest_failures;
 
@@ -792,6 +794,142 @@ static void test_fault_handler_stops(void)
     clear_slots();
 }
 
+/* ---- starting programs from user mode (user/rt/spawn.h) ---- */
+
+#define SPAWN_TIMEOUT_US 5000000
+
+static uint64_t root_used(void)
+{
+    uint64_t used = 0;
+    CHECK_OK(ns_bank_info(NS_SLOT_ROOT_BANK, NULL, &used));
+    return used;
+}
+
+static void test_spawn_hello(void)
+{
+    struct ns_process p;
+    struct ns_cap_info i;
+    unsigned long free_before = ns_slot_count_free();
+    uint64_t before = root_used(), child_used = 0;
+    struct ns_spawn_opts o = {.arg = 7};
+    CHECK_OK(ns_spawn("hello", &o, &p));
+    /* The parent keeps two slots for a child, whatever its size. */
+    CHECK(ns_slot_count_free() == free_before - 2);
+    CHECK_OK(ns_cap_identify(p.thread, &i));
+    CHECK(i.type == NS_CAP_THREAD);
+    CHECK_OK(ns_cap_copy(p.thread, S_A, NS_RIGHT_READ));
+    CHECK_OK(ns_process_wait(&p, SPAWN_TIMEOUT_US));
+    CHECK(p.state == NS_THREAD_STOPPED);
+    CHECK_OK(ns_process_bank_used(&p, &child_used));
+    CHECK(child_used > 8 * 4096);
+    CHECK(root_used() > before);
+    CHECK_OK(ns_process_destroy(&p));
+    CHECK(p.reclaimed_bytes > child_used); /* the bank's own descriptor too */
+    CHECK(root_used() == before);
+    CHECK(ns_slot_count_free() == free_before);
+    CHECK_ERR(ns_cap_identify(S_A, &i), NS_ERR_REVOKED); /* the thread went with the bank */
+    clear_slots();
+}
+
+static void test_spawn_bank_too_small(void)
+{
+    struct ns_process p;
+    unsigned long free_before = ns_slot_count_free();
+    uint64_t before = root_used();
+    /* hello needs about 19 pages: each limit below fails at another step
+     * (capability space, address space, image, stack, info page). */
+    static const uint64_t limits[] = {1, 2, 4, 8, 12, 16};
+    for (unsigned k = 0; k < sizeof(limits) / sizeof(limits[0]); k++) {
+        struct ns_spawn_opts o = {.bank_pages = limits[k]};
+        CHECK_ERR(ns_spawn("hello", &o, &p), NS_ERR_NO_QUOTA);
+        CHECK(root_used() == before);
+        CHECK(ns_slot_count_free() == free_before);
+    }
+    /* The caller's bank is the limit too. */
+    CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 6));
+    struct ns_spawn_opts o = {.parent_bank = S_BANK};
+    CHECK_ERR(ns_spawn("hello", &o, &p), NS_ERR_NO_QUOTA);
+    clear_slots();
+    CHECK(root_used() == before);
+}
+
+static void test_spawn_not_in_initrd(void)
+{
+    struct ns_process p;
+    unsigned long free_before = ns_slot_count_free();
+    uint64_t before = root_used();
+    CHECK_ERR(ns_spawn("no-such-program", NULL, &p), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_spawn("", NULL, &p), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_spawn(NULL, NULL, &p), NS_ERR_INVALID_ARG);
+    char longname[NS_SPAWN_NAME_MAX + 1];
+    memset(longname, 'x', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    CHECK_ERR(ns_spawn(longname, NULL, &p), NS_ERR_INVALID_ARG);
+    CHECK(root_used() == before);
+    CHECK(ns_slot_count_free() == free_before);
+}
+
+static void test_spawn_bad_options(void)
+{
+    struct ns_process p;
+    uint64_t before = root_used();
+    struct ns_spawn_cap caps[NS_SPAWN_MAX_CAPS + 1];
+    for (unsigned k = 0; k <= NS_SPAWN_MAX_CAPS; k++)
+        caps[k] = (struct ns_spawn_cap){NS_SLOT_ROOT_BANK, NS_SLOT_FIRST_GIVEN + k, NS_RIGHT_READ};
+    struct ns_spawn_opts o = {.caps = caps, .ncaps = NS_SPAWN_MAX_CAPS + 1};
+    CHECK_ERR(ns_spawn("hello", &o, &p), NS_ERR_TOO_MANY_CAPS);
+    o.ncaps = 1;
+    caps[0].dst = NS_SLOT_ROOT_BANK; /* the child's own bank goes there */
+    CHECK_ERR(ns_spawn("hello", &o, &p), NS_ERR_INVALID_SLOT);
+    caps[0].dst = caps[1].dst;
+    o.ncaps = 2;
+    CHECK_ERR(ns_spawn("hello", &o, &p), NS_ERR_SLOT_OCCUPIED);
+    /* A source we do not hold fails in the kernel, after the child was
+     * half built: it is undone all the same. */
+    caps[0] = (struct ns_spawn_cap){S_A, NS_SLOT_FIRST_GIVEN, NS_RIGHTS_ALL};
+    o.ncaps = 1;
+    CHECK_ERR(ns_spawn("hello", &o, &p), NS_ERR_EMPTY_SLOT);
+    CHECK(root_used() == before);
+    /* Higher than our own priority: refused by the kernel, undone. */
+    unsigned long prio;
+    CHECK_OK(ns_thread_info(NS_SLOT_SELF_THREAD, NULL, &prio));
+    struct ns_spawn_opts hi = {.priority = (unsigned)prio + 1};
+    CHECK_ERR(ns_spawn("hello", &hi, &p), NS_ERR_NO_RIGHTS);
+    struct ns_spawn_opts big = {.stack_pages = NS_SPAWN_MAX_STACK_PAGES + 1};
+    CHECK_ERR(ns_spawn("hello", &big, &p), NS_ERR_INVALID_ARG);
+    CHECK(root_used() == before);
+    /* A valid capability arrives and the child runs. */
+    caps[0] = (struct ns_spawn_cap){NS_SLOT_ROOT_BANK, NS_SLOT_FIRST_GIVEN, NS_RIGHT_READ};
+    CHECK_OK(ns_spawn("hello", &o, &p));
+    CHECK_OK(ns_process_wait(&p, SPAWN_TIMEOUT_US));
+    CHECK_OK(ns_process_destroy(&p));
+    CHECK(root_used() == before);
+}
+
+static void test_spawn_destroy_running(void)
+{
+    struct ns_process p;
+    struct ns_cap_info i;
+    unsigned long state;
+    uint64_t before = root_used();
+    struct ns_spawn_opts o = {.arg = 100000}; /* counts far longer than we wait */
+    CHECK_OK(ns_spawn("counter", &o, &p));
+    CHECK_OK(ns_cap_copy(p.thread, S_A, NS_RIGHT_READ));
+    ns_sleep_us(20000); /* both threads are counting */
+    CHECK_ERR(ns_process_wait(&p, 0), NS_ERR_WOULD_BLOCK);
+    CHECK_OK(ns_thread_info(S_A, &state, NULL));
+    CHECK(state != NS_THREAD_STOPPED && state != NS_THREAD_INACTIVE);
+    CHECK_OK(ns_process_destroy(&p));
+    /* Its threads (the second one too: it was charged to the child's bank)
+     * are gone with everything else, and the accounting is back. */
+    CHECK_ERR(ns_thread_info(S_A, &state, NULL), NS_ERR_REVOKED);
+    CHECK_ERR(ns_cap_identify(S_A, &i), NS_ERR_REVOKED);
+    CHECK(root_used() == before);
+    ns_sleep_us(20000); /* nothing of it runs any more: the kernel stays sane */
+    CHECK(root_used() == before);
+    clear_slots();
+}
+
 static const struct ktest tests[] = {
     {"debug_write", test_debug_write},
     {"invalid_syscall", test_invalid_syscall},
@@ -827,6 +965,11 @@ static const struct ktest tests[] = {
     {"notification_wakes_waiter", test_notification_wakes_waiter},
     {"fault_handler_resumes", test_fault_handler_resumes},
     {"fault_handler_stops", test_fault_handler_stops},
+    {"spawn_hello", test_spawn_hello},
+    {"spawn_bank_too_small", test_spawn_bank_too_small},
+    {"spawn_not_in_initrd", test_spawn_not_in_initrd},
+    {"spawn_bad_options", test_spawn_bad_options},
+    {"spawn_destroy_running", test_spawn_destroy_running},
 };
 
 int main(void)
