@@ -1,1 +1,2 @@
 newsys_program(tests ${NEWSYS_PROGRAM_DIR}/tests_main.c)
+newsys_program(fuzztest ${NEWSYS_PROGRAM_DIR}/fuzztest.c)

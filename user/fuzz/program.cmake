@@ -1,0 +1,1 @@
+newsys_program(fuzz ${NEWSYS_PROGRAM_DIR}/fuzz.c)

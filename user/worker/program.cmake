@@ -1,0 +1,1 @@
+newsys_program(worker ${NEWSYS_PROGRAM_DIR}/worker.c)
