@@ -7,6 +7,8 @@
 #ifndef NEWSYS_ABI_SYSCALL_H
 #define NEWSYS_ABI_SYSCALL_H
 
+#include <stdint.h>
+
 enum ns_syscall {
     /* Debugging and the machine. */
     NS_SYS_DEBUG_WRITE = 0, /* (const char *buf, size_t len) */
@@ -68,7 +70,18 @@ enum ns_syscall {
     NS_SYS_THREAD_SET_IPC_BUFFER = 39,    /* (thread, page-aligned vaddr or 0) */
     NS_SYS_THREAD_SET_FAULT_HANDLER = 40, /* (thread, endpoint slot, or 0 for none) */
 
+    /* Whole register sets (struct ns_regs below) of a thread that is not
+     * running: inactive, suspended, stopped, or waiting on its fault handler. */
+    NS_SYS_THREAD_READ_REGS = 41,  /* (thread, struct ns_regs *out) READ right */
+    NS_SYS_THREAD_WRITE_REGS = 42, /* (thread, const struct ns_regs *in) WRITE right */
+
     NS_SYS_COUNT
+};
+
+/* A thread's user registers: pc and x1..x31 (x[0] is ignored). */
+struct ns_regs {
+    uint64_t pc;
+    uint64_t x[32];
 };
 
 /* Thread states reported by NS_SYS_THREAD_INFO. */

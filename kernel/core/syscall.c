@@ -371,7 +371,18 @@ static enum ns_error do_set_fault_handler(struct args *a)
     return sys_thread_set_fault_handler(a->t, A0, A1);
 }
 
+static enum ns_error do_read_regs(struct args *a)
+{
+    return sys_thread_read_regs(a->t, A0, A1);
+}
+static enum ns_error do_write_regs(struct args *a)
+{
+    return sys_thread_write_regs(a->t, A0, A1);
+}
+
 static const syscall_fn syscalls[NS_SYS_COUNT] = {
+    [NS_SYS_THREAD_READ_REGS] = do_read_regs,
+    [NS_SYS_THREAD_WRITE_REGS] = do_write_regs,
     [NS_SYS_ENDPOINT_CREATE] = do_endpoint_create,
     [NS_SYS_NOTIFICATION_CREATE] = do_notification_create,
     [NS_SYS_SEND] = do_send,

@@ -208,6 +208,53 @@ enum ns_error sys_thread_set_regs(struct thread *self, uint64_t slot, uint64_t p
     return NS_OK;
 }
 
+/* Registers may be read or written only while the thread cannot be
+ * running: not started, suspended, stopped, or waiting for its fault
+ * handler (which is the usual reason to want them). */
+static bool regs_accessible(const struct thread *t)
+{
+    return t->state == THREAD_INACTIVE || t->state == THREAD_SUSPENDED ||
+           t->state == THREAD_STOPPED ||
+           (t->state == THREAD_BLOCKED && t->ipc_fault && t->ipc_op == IPC_REPLY_WAIT);
+}
+
+enum ns_error sys_thread_read_regs(struct thread *self, uint64_t slot, uint64_t uptr)
+{
+    struct thread *t;
+    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_READ, &t);
+    if (e != NS_OK)
+        return e;
+    if ((uptr & 7) || !user_range_ok(uptr, sizeof(struct ns_regs)))
+        return NS_ERR_BAD_ADDRESS;
+    if (!regs_accessible(t))
+        return NS_ERR_BAD_STATE;
+    struct ns_regs r;
+    r.pc = t->ctx.sepc;
+    r.x[0] = 0;
+    for (unsigned i = 1; i < 32; i++)
+        r.x[i] = t->ctx.regs[i];
+    return copy_to_user(uptr, &r, sizeof(r)) ? NS_ERR_BAD_ADDRESS : NS_OK;
+}
+
+enum ns_error sys_thread_write_regs(struct thread *self, uint64_t slot, uint64_t uptr)
+{
+    struct thread *t;
+    struct ns_regs r;
+    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_WRITE, &t);
+    if (e != NS_OK)
+        return e;
+    if ((uptr & 7) || copy_from_user(&r, uptr, sizeof(r)))
+        return NS_ERR_BAD_ADDRESS;
+    if (r.pc < PAGE_SIZE || r.pc >= USER_TOP || (r.pc & 1))
+        return NS_ERR_BAD_ADDRESS;
+    if (!regs_accessible(t))
+        return NS_ERR_BAD_STATE;
+    t->ctx.sepc = r.pc;
+    for (unsigned i = 1; i < 32; i++)
+        t->ctx.regs[i] = r.x[i];
+    return NS_OK;
+}
+
 enum ns_error sys_thread_info(struct thread *self, uint64_t slot, uint64_t *state, uint64_t *prio)
 {
     struct thread *t;

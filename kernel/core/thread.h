@@ -83,6 +83,8 @@ enum ns_error sys_thread_resume(struct thread *self, uint64_t slot);
 enum ns_error sys_thread_set_prio(struct thread *self, uint64_t slot, uint64_t prio);
 enum ns_error sys_thread_set_regs(struct thread *self, uint64_t slot, uint64_t pc, uint64_t sp,
                                   uint64_t a0);
+enum ns_error sys_thread_read_regs(struct thread *self, uint64_t slot, uint64_t uptr);
+enum ns_error sys_thread_write_regs(struct thread *self, uint64_t slot, uint64_t uptr);
 enum ns_error sys_thread_info(struct thread *self, uint64_t slot, uint64_t *state, uint64_t *prio);
 
 static inline struct thread *thread_of_ctx(struct user_context *ctx)

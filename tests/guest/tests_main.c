@@ -773,6 +773,56 @@ static void test_fault_handler_resumes(void)
     clear_slots();
 }
 
+/* A handler that emulates: the faulting load's destination register gets a
+ * value, and the thread goes on after the instruction. */
+static volatile uint64_t emulated;
+
+static void loads_from_nowhere(unsigned long unused)
+{
+    (void)unused;
+    uint64_t v;
+    asm volatile(".option push\n.option norvc\nld %0, 0(%1)\n.option pop"
+                 : "=r"(v)
+                 : "r"(0x7100000ull));
+    emulated = v;
+    ns_thread_exit();
+}
+
+static void test_fault_handler_edits_registers(void)
+{
+    struct ns_msg m = {0};
+    struct ns_regs r;
+    emulated = 0;
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_CLIENT, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    CHECK_ERR(ns_thread_read_regs(S_CLIENT, &r), NS_OK); /* inactive: allowed */
+    CHECK_OK(ns_thread_set_fault_handler(S_CLIENT, S_EP));
+    CHECK_OK(ns_thread_start_fn(S_CLIENT, loads_from_nowhere, make_stack(1), 0));
+    CHECK_OK(ns_recv(S_EP, &m));
+    CHECK(m.w[0] == NS_FAULT_READ && m.w[2] == 0x7100000);
+    CHECK_OK(ns_thread_read_regs(S_CLIENT, &r));
+    CHECK(r.pc == m.w[1]);
+    /* Decode the faulting ld's destination register and emulate it. */
+    uint32_t insn = *(const uint32_t *)(uintptr_t)r.pc;
+    unsigned rd = (insn >> 7) & 31;
+    r.x[rd] = 0xabcd;
+    r.pc += 4;
+    CHECK_OK(ns_thread_write_regs(S_CLIENT, &r));
+    m.info = NS_MSG_INFO(NS_FAULT_RESUME, 0, 0);
+    CHECK_OK(ns_reply(&m));
+    ns_sleep_us(10000);
+    CHECK(emulated == 0xabcd);
+    /* A running (or here: stopped, then restarted) thread's registers. */
+    CHECK_ERR(ns_thread_read_regs(S_CLIENT, (struct ns_regs *)0xffffffc000000000ull),
+              NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_thread_read_regs(S_CLIENT, (struct ns_regs *)0x3fffffff00ull), NS_ERR_BAD_ADDRESS);
+    r.pc = 0;
+    CHECK_ERR(ns_thread_write_regs(S_CLIENT, &r), NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_thread_read_regs(NS_SLOT_SELF_THREAD, &r), NS_ERR_BAD_STATE); /* running */
+    clear_slots();
+}
+
 static void test_fault_handler_stops(void)
 {
     struct ns_msg m = {0};
@@ -965,6 +1015,7 @@ static const struct ktest tests[] = {
     {"notification_wakes_waiter", test_notification_wakes_waiter},
     {"fault_handler_resumes", test_fault_handler_resumes},
     {"fault_handler_stops", test_fault_handler_stops},
+    {"fault_handler_edits_registers", test_fault_handler_edits_registers},
     {"spawn_hello", test_spawn_hello},
     {"spawn_bank_too_small", test_spawn_bank_too_small},
     {"spawn_not_in_initrd", test_spawn_not_in_initrd},

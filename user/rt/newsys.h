@@ -295,6 +295,15 @@ static inline long ns_thread_set_fault_handler(unsigned long t, unsigned long ep
     return ns_sys(NS_SYS_THREAD_SET_FAULT_HANDLER, t, ep, 0, 0).err;
 }
 
+static inline long ns_thread_read_regs(unsigned long t, struct ns_regs *out)
+{
+    return ns_sys(NS_SYS_THREAD_READ_REGS, t, (unsigned long)out, 0, 0).err;
+}
+static inline long ns_thread_write_regs(unsigned long t, const struct ns_regs *in)
+{
+    return ns_sys(NS_SYS_THREAD_WRITE_REGS, t, (unsigned long)in, 0, 0).err;
+}
+
 /* Start thread `t` (in this address space) running fn(arg) on the stack
  * ending at `stack_top` (mapped, 16-byte aligned); when fn returns the
  * thread exits. */
