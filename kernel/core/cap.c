@@ -42,14 +42,6 @@ static bool slot_empty(const struct cap_slot *s)
     return s->type == NS_CAP_NULL && !s->revoked;
 }
 
-bool cap_slot_stale(const struct cap_slot *slot)
-{
-    if (slot->revoked)
-        return true;
-    if (slot->type == NS_CAP_NULL)
-        return false;
-    return slot->gen != slot->obj->gen;
-}
 
 static void slot_clear(struct cap_slot *s, bool tombstone)
 {

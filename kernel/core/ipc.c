@@ -501,3 +501,106 @@ enum ns_error sys_thread_set_fault_handler(struct thread *self, uint64_t slot, u
         cap_slot_derive(epc, &t->fault_cap, epc->rights, epc->badge);
     return NS_OK;
 }
+
+/* ---- fast paths ----
+ *
+ * The two calls a client-server exchange is made of - a client's call that
+ * finds the server waiting, and the server's reply-and-receive that finds
+ * no other client queued - move a register-only message (at most 4 words,
+ * no capabilities) and switch straight to the partner, without the general
+ * decode, the destruction bracket or the scheduler's queues. Anything else
+ * - a longer message, capabilities, a fault reply, a partner that cannot run
+ * or must not run yet - returns here and takes the general path, which
+ * gives the same results. */
+
+static bool fast_message(uint64_t info)
+{
+    return NS_MSG_LEN(info) <= NS_MSG_REG_WORDS && NS_MSG_CAPS(info) == 0;
+}
+
+static void fast_transfer(const unsigned long *from, unsigned long *to, uint64_t badge)
+{
+    uint64_t info = from[R_A1];
+    unsigned len = (unsigned)NS_MSG_LEN(info);
+    to[R_A0] = NS_OK;
+    to[R_A1] = NS_MSG_INFO(NS_MSG_LABEL(info), len, 0);
+    for (unsigned i = 0; i < NS_MSG_REG_WORDS; i++)
+        to[R_A2 + i] = i < len ? from[R_A2 + i] : 0;
+    to[R_A6] = badge;
+}
+
+static struct cap_slot *fast_cap(struct thread *t, uint64_t slot, uint32_t rights)
+{
+    if (slot >= t->cs->cs.nslots)
+        return NULL;
+    struct cap_slot *c = &t->cs->cs.slots[slot];
+    if (c->type != NS_CAP_ENDPOINT || (c->rights & rights) != rights || cap_slot_stale(c))
+        return NULL;
+    return c;
+}
+
+void ipc_fastpath_call(struct hart *h, struct thread *t)
+{
+    unsigned long *r = t->ctx.regs;
+    if (!fast_message(r[R_A1]))
+        return;
+    struct cap_slot *c = fast_cap(t, r[R_A0], NS_RIGHT_WRITE);
+    if (!c)
+        return;
+    struct endpoint *ep = (struct endpoint *)c->obj;
+    struct thread *recv = ep->head;
+    /* The server must be waiting, owe nobody a reply, be allowed to run,
+     * and not rank below us (then the scheduler would have to choose). */
+    if (!recv || !ep->receivers || recv->reply_to || recv->prio < t->prio || !thread_can_run(recv))
+        return;
+
+    q_remove(&ep->head, &ep->tail, recv);
+    fast_transfer(r, recv->ctx.regs, c->badge);
+    recv->ipc_op = IPC_NONE;
+    recv->ipc_obj = NULL;
+    recv->reply_to = t;
+    recv->reply_gen = t->obj.gen;
+    t->replier = recv;
+    t->ipc_op = IPC_REPLY_WAIT;
+    t->ipc_obj = NULL;
+    t->ipc_fault = false;
+    t->state = THREAD_BLOCKED;
+    sched_switch_to(h, recv);
+}
+
+void ipc_fastpath_reply_recv(struct hart *h, struct thread *t)
+{
+    unsigned long *r = t->ctx.regs;
+    struct thread *caller = t->reply_to;
+    /* Cheapest refusals first: a slow case should lose little here. */
+    if (!caller || !fast_message(r[R_A1]) || caller->obj.gen != t->reply_gen ||
+        caller->ipc_op != IPC_REPLY_WAIT || caller->replier != t)
+        return;
+    /* A fault reply: only a plain resume is fast (no new pc or sp). */
+    if (caller->ipc_fault && (NS_MSG_LABEL(r[R_A1]) != NS_FAULT_RESUME || NS_MSG_LEN(r[R_A1]) != 0))
+        return;
+    struct cap_slot *c = fast_cap(t, r[R_A0], NS_RIGHT_READ);
+    if (!c)
+        return;
+    struct endpoint *ep = (struct endpoint *)c->obj;
+    /* We must be about to block (no client queued), and the caller must be
+     * the most urgent thing to run once we do, and able to run. */
+    if ((ep->head && !ep->receivers) || sched_ready_above(sched_of(h), caller->prio) ||
+        !thread_can_run(caller))
+        return;
+
+    t->reply_to = NULL;
+    if (caller->ipc_fault)
+        caller->ipc_fault = false; /* resumes where it faulted, registers untouched */
+    else
+        fast_transfer(r, caller->ctx.regs, 0);
+    caller->replier = NULL;
+    caller->ipc_op = IPC_NONE;
+    t->state = THREAD_BLOCKED;
+    t->ipc_op = IPC_RECV;
+    t->ipc_obj = ep;
+    if (!ep->head)
+        ep->receivers = true;
+    q_push(&ep->head, &ep->tail, t);
+    sched_switch_to(h, caller);
+}

@@ -66,6 +66,12 @@ void sys_wait(struct hart *h, struct thread *t, bool block);
 enum ns_error sys_thread_set_ipc_buffer(struct thread *self, uint64_t slot, uint64_t va);
 enum ns_error sys_thread_set_fault_handler(struct thread *self, uint64_t slot, uint64_t ep);
 
+/* Fast paths for NS_SYS_CALL and NS_SYS_REPLY_RECV: switch to the partner
+ * and never return, or return at once, having changed nothing, when the
+ * general path is needed. */
+void ipc_fastpath_call(struct hart *h, struct thread *t);
+void ipc_fastpath_reply_recv(struct hart *h, struct thread *t);
+
 /* Deliver a fault of `t` to its handler; false if it has none (the caller
  * then stops the thread). */
 bool ipc_deliver_fault(struct hart *h, struct thread *t, uint64_t kind, uint64_t addr,

@@ -190,6 +190,32 @@ static struct thread *pick(struct sched *s)
     return t;
 }
 
+static inline __attribute__((always_inline, noreturn)) void
+switch_to(struct hart *h, struct sched *s, struct thread *t)
+{
+    if (t != s->current) {
+        s->switches++;
+        s->current = t;
+        aspace_activate(t->as);
+    }
+    t->state = THREAD_RUNNING;
+    if (!t->slice)
+        t->slice = THREAD_SLICE_TICKS;
+    t->ctx.hart = h;
+    fpu_switch_in(h, t);
+    user_return(&t->ctx);
+}
+
+_Noreturn void sched_switch_to(struct hart *h, struct thread *t)
+{
+    switch_to(h, sched_of(h), t);
+}
+
+bool sched_ready_above(struct sched *s, unsigned prio)
+{
+    return ready_above(s, prio, false);
+}
+
 _Noreturn void sched_run(struct hart *h)
 {
     struct sched *s = sched_of(h);
@@ -202,19 +228,8 @@ _Noreturn void sched_run(struct hart *h)
             thread_stop(t, "its address space or capability space is gone");
             continue;
         }
-        if (t) {
-            if (t != s->current) {
-                s->switches++;
-                s->current = t;
-                aspace_activate(t->as);
-            }
-            t->state = THREAD_RUNNING;
-            if (!t->slice)
-                t->slice = THREAD_SLICE_TICKS;
-            t->ctx.hart = h;
-            fpu_switch_in(h, t);
-            user_return(&t->ctx);
-        }
+        if (t)
+            switch_to(h, s, t);
         /* Nothing to run. wfi with interrupts masked still wakes on a
          * pending one, so no wake-up is lost between the check above and
          * the wait; unmasking then lets the handler (timer, PLIC) run and

@@ -6,6 +6,7 @@
 #ifndef NEWSYS_CORE_SCHED_H
 #define NEWSYS_CORE_SCHED_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kernel/core/thread.h"
@@ -44,5 +45,11 @@ void sched_tick(struct sched *s, uint64_t now);
 /* Leave the kernel: run the best runnable thread, or idle until there is
  * one. Never returns. */
 _Noreturn void sched_run(struct hart *h);
+
+/* Run `t` now (it must be able to run and be on no queue): the IPC fast
+ * path's direct switch. Never returns. */
+_Noreturn void sched_switch_to(struct hart *h, struct thread *t);
+/* Is a thread of priority above `prio` ready? */
+bool sched_ready_above(struct sched *s, unsigned prio);
 
 #endif

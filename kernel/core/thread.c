@@ -19,12 +19,6 @@
 static struct kcache thread_cache = KCACHE_INIT("thread", struct thread);
 static unsigned thread_serial;
 
-bool thread_can_run(const struct thread *t)
-{
-    return t->as_cap.type == NS_CAP_ASPACE && !cap_slot_stale(&t->as_cap) &&
-           t->cs_cap.type == NS_CAP_CSPACE && !cap_slot_stale(&t->cs_cap);
-}
-
 void thread_stop(struct thread *t, const char *why)
 {
     sched_unready(sched_of(hart_self()), t);

@@ -68,7 +68,11 @@ struct thread {
 };
 
 /* False if the thread's address space or capability space is gone. */
-bool thread_can_run(const struct thread *t);
+static inline bool thread_can_run(const struct thread *t)
+{
+    return t->as_cap.type == NS_CAP_ASPACE && !cap_slot_stale(&t->as_cap) &&
+           t->cs_cap.type == NS_CAP_CSPACE && !cap_slot_stale(&t->cs_cap);
+}
 /* Stop a thread for good (it faulted with no handler, exited, or lost its
  * spaces), logging why. */
 void thread_stop(struct thread *t, const char *why);

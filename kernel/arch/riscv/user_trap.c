@@ -69,6 +69,10 @@ _Noreturn void user_trap(struct user_context *ctx, unsigned long scause, unsigne
         switch (scause) {
         case EXC_ECALL_U:
             ctx->sepc += 4;
+            if (ctx->regs[17] == NS_SYS_CALL)
+                ipc_fastpath_call(h, t);
+            else if (ctx->regs[17] == NS_SYS_REPLY_RECV)
+                ipc_fastpath_reply_recv(h, t);
             syscall_dispatch(h, t);
             break;
         case EXC_ILLEGAL_INST:
