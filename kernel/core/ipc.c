@@ -12,6 +12,7 @@
 #include "kernel/core/object.h"
 #include "kernel/core/sched.h"
 #include "kernel/core/thread.h"
+#include "memobj/memobj.h"
 
 static struct kcache endpoint_cache = KCACHE_INIT("endpoint", struct endpoint);
 static struct kcache notification_cache = KCACHE_INIT("notification", struct notification);
@@ -345,18 +346,24 @@ void ipc_cancel(struct thread *t, enum ns_error reason, bool dying)
             q_remove(&n->head, &n->tail, t);
             break;
         }
+        case IPC_PAGE_WAIT:
+            memobj_cancel_wait(t);
+            break;
         case IPC_REPLY_WAIT:
-            if (t->replier && t->replier->reply_to == t)
-                t->replier->reply_to = NULL;
+            /* The server keeps its reply right: using it finds us gone
+             * (generation or state) and reports NS_ERR_DEAD_OBJECT. */
             t->replier = NULL;
             break;
         default:
             break;
         }
+        /* A thread stopped in a fault was not in a system call: its
+         * registers are its own and stay as they are. */
+        if (!t->ipc_fault)
+            t->ctx.regs[R_A0] = (unsigned long)reason;
         t->ipc_op = IPC_NONE;
         t->ipc_obj = NULL;
         t->ipc_fault = false;
-        t->ctx.regs[R_A0] = (unsigned long)reason;
     }
     if (!dying)
         return;
@@ -372,6 +379,26 @@ void ipc_cancel(struct thread *t, enum ns_error reason, bool dying)
 
 /* ---- notifications ---- */
 
+void ipc_notify(struct hart *h, struct kobj *obj, uint64_t bits)
+{
+    struct notification *n = (struct notification *)obj;
+    n->bits |= bits;
+    struct thread *w = q_pop(&n->head, &n->tail);
+    if (w) {
+        w->ctx.regs[R_A0] = NS_OK;
+        w->ctx.regs[R_A1] = n->bits;
+        n->bits = 0;
+        wake(h, w);
+    }
+}
+
+void ipc_fault_or_stop(struct hart *h, struct thread *t, uint64_t kind, uint64_t addr,
+                       uint64_t aux)
+{
+    if (!ipc_deliver_fault(h, t, kind, addr, aux))
+        thread_stop(t, "unhandled memory-object fault");
+}
+
 void sys_signal(struct hart *h, struct thread *t)
 {
     unsigned long *r = t->ctx.regs;
@@ -380,15 +407,7 @@ void sys_signal(struct hart *h, struct thread *t)
     r[R_A0] = (unsigned long)e;
     if (e != NS_OK)
         return;
-    struct notification *n = (struct notification *)c->obj;
-    n->bits |= c->badge ? c->badge : 1;
-    struct thread *w = q_pop(&n->head, &n->tail);
-    if (w) {
-        w->ctx.regs[R_A0] = NS_OK;
-        w->ctx.regs[R_A1] = n->bits;
-        n->bits = 0;
-        wake(h, w);
-    }
+    ipc_notify(h, c->obj, c->badge ? c->badge : 1);
 }
 
 void sys_wait(struct hart *h, struct thread *t, bool block_if_none)

@@ -932,7 +932,6 @@ static void test_queued_thread_destroyed(void **state)
 static void test_caller_destroyed_reply_dead(void **state)
 {
     (void)state;
-    KNOWN_BUG("reply after the caller died returns REPLY_USED, not DEAD_OBJECT");
     pair();
     u_recv(S, EP);
     u_call(C, EP, MSG(0, 0), 0, 0, 0, 0);
@@ -1311,7 +1310,6 @@ static void test_fault_without_handler(void **state)
 static void test_fault_cancel_keeps_registers(void **state)
 {
     (void)state;
-    KNOWN_BUG("suspending a thread blocked in fault delivery overwrites its a0");
     fault_world();
     /* Queued. */
     assert_true(ipc_deliver_fault(H, F, NS_FAULT_READ, 0, 13));
@@ -1685,8 +1683,8 @@ static enum ns_error m_reply(int i, const struct m_msg *msg)
     return NS_OK;
 }
 
-/* What ipc_cancel does to the model (the current rule for a cancelled
- * caller: the server's reply right goes, see test_cancel_reply_wait). */
+/* What ipc_cancel does to the model (a cancelled caller: the server keeps
+ * its reply right, and using it finds the caller gone: DEAD_OBJECT). */
 static void m_cancel(int j)
 {
     struct m_thread *m = &R.m[j];
@@ -1695,8 +1693,6 @@ static void m_cancel(int j)
         if (m->st != M_RECV)
             R.cancelled++;
     } else if (m->st == M_REPLY) {
-        if (R.m[m->replier].owes == j)
-            R.m[m->replier].owes = -1;
         m->replier = -1;
     }
     m->st = M_SUSP;
