@@ -14,6 +14,7 @@ enum ns_cap_type {
     NS_CAP_REPLY = 7,
     NS_CAP_FRAME = 8,   /* a physical page frame */
     NS_CAP_MACHINE = 9, /* shutdown and other whole-machine controls (init only) */
+    NS_CAP_MEMOBJ = 10, /* a memory object; with NS_RIGHT_MANAGE, its manager's capability */
     NS_CAP_TYPE_COUNT
 };
 
@@ -26,6 +27,9 @@ enum ns_cap_type {
 #define NS_RIGHT_WRITE (1u << 1)
 #define NS_RIGHT_EXEC  (1u << 2)
 #define NS_RIGHT_GRANT (1u << 3)
-#define NS_RIGHTS_ALL  0xfu
+/* MANAGE (memory objects): supply, fail, set length - the manager's right.
+ * Clients get copies without it. */
+#define NS_RIGHT_MANAGE (1u << 4)
+#define NS_RIGHTS_ALL   0x1fu
 
 #endif

@@ -43,6 +43,9 @@ enum ns_fault_kind {
     NS_FAULT_MISALIGNED = 5, /* misaligned access the hart does not handle */
     NS_FAULT_BREAKPOINT = 6, /* ebreak */
     NS_FAULT_ACCESS = 7,     /* access fault (physical protection) */
+    NS_FAULT_RANGE = 8,      /* a memory-object page wholly past the object's length */
+    NS_FAULT_MANAGER = 9,    /* the manager failed the page; word 3 holds its error code */
+    NS_FAULT_DEAD = 10,      /* the memory object was destroyed */
 };
 
 /* Reply labels for a fault: resume (optionally with a new pc in word 0 and

@@ -75,7 +75,32 @@ enum ns_syscall {
     NS_SYS_THREAD_READ_REGS = 41,  /* (thread, struct ns_regs *out) READ right */
     NS_SYS_THREAD_WRITE_REGS = 42, /* (thread, const struct ns_regs *in) WRITE right */
 
+    /* Memory objects (memobj/; docs/memory-objects.md). Pages are 4 KiB. */
+    NS_SYS_MEMOBJ_CREATE = 43,     /* (bank, dst, length bytes, notification): the caller
+                                      becomes the manager; the notification is signalled
+                                      when requests are pending */
+    NS_SYS_MEMOBJ_MAP = 44,        /* (aspace, memobj, vaddr, first page, pages, rights |
+                                      NS_MAP_STRICT) -> a1 effective rights; replaces what
+                                      the range held */
+    NS_SYS_MEMOBJ_UNMAP = 45,      /* (aspace, vaddr, pages) */
+    NS_SYS_MEMOBJ_PROTECT = 46,    /* (aspace, vaddr, pages, rights): narrow only */
+    NS_SYS_MEMOBJ_REQUESTS = 47,   /* (memobj, struct ns_page_request *buf, max) -> a1 count */
+    NS_SYS_MEMOBJ_SUPPLY = 48,     /* (memobj, first page, pages, buffer vaddr) */
+    NS_SYS_MEMOBJ_FAIL = 49,       /* (memobj, first page, pages, error) */
+    NS_SYS_MEMOBJ_SET_LENGTH = 50, /* (memobj, length bytes) */
+    NS_SYS_MEMOBJ_INFO = 51,       /* (memobj) -> a1 length, a2 resident pages, a3 requests made */
+
+    NS_SYS_MEMOBJ_SET_DEADLINE = 52, /* (memobj, microseconds; 0: none) for its requests */
+
     NS_SYS_COUNT
+};
+
+#define NS_MAP_STRICT (1u << 8) /* narrowing the asked rights is an error */
+
+/* A page request as the manager reads it (NS_SYS_MEMOBJ_REQUESTS). */
+struct ns_page_request {
+    uint64_t first_page;
+    uint64_t pages;
 };
 
 /* A thread's user registers: pc and x1..x31 (x[0] is ignored). */

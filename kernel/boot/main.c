@@ -32,6 +32,7 @@
 #include "kernel/core/cspace_obj.h"
 #include "kernel/core/frame_obj.h"
 #include "kernel/core/ipc.h"
+#include "memobj/memobj.h"
 #include "kernel/core/thread.h"
 #include "kernel/core/kmem.h"
 #include "kernel/core/sched.h"
@@ -353,6 +354,7 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     frame_types_init();
     bank_types_init();
     ipc_types_init();
+    memobj_types_init();
     asid_probe();
     syscall_set_timebase(platform.timebase_hz);
     sched_init(&boot_sched);

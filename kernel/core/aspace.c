@@ -11,6 +11,7 @@
 #include "kernel/core/bank.h"
 #include "kernel/core/kmem.h"
 #include "kernel/core/object.h"
+#include "memobj/memobj.h"
 
 static unsigned asid_width;
 static uint16_t asid_next = 1;
@@ -85,6 +86,7 @@ enum ns_error aspace_init(struct aspace *as)
     memcpy(&root[256], &kroot[256], 256 * sizeof(pte_t));
     as->asid = asid_alloc();
     as->mapped_pages = 0;
+    memobj_aspace_init(as);
     return NS_OK;
 }
 
@@ -152,6 +154,13 @@ void *aspace_user_page(struct aspace *as, uint64_t va, bool write)
     return pa_to_va(pa);
 }
 
+bool aspace_lookup(struct aspace *as, uint64_t va, uint64_t *pa, uint64_t *flags)
+{
+    struct sv39_ops ops = {.phys_to_virt = p2v};
+    int level;
+    return as->root_pa && sv39_lookup(&ops, as->root_pa, va, pa, flags, &level);
+}
+
 void aspace_activate(struct aspace *as)
 {
     /* Threads of one space switch without touching satp (QEMU flushes its
@@ -177,8 +186,10 @@ static void aspace_destroy(struct kobj *obj)
         csr_write(satp, SATP_MODE_SV39 | (vm_kernel_root() >> 12));
         sfence_vma_all();
     }
-    if (as->root_pa)
+    if (as->root_pa) {
+        memobj_aspace_teardown(as); /* mappings first: their PTEs live in the tables */
         aspace_destroy_tables(as);
+    }
     if (as->asid)
         asm volatile("sfence.vma zero, %0" ::"r"((unsigned long)as->asid) : "memory");
     bank_uncharge_object(obj);

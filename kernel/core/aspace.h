@@ -10,6 +10,7 @@
 
 #include "include/newsys/errors.h"
 #include "kernel/core/kobj.h"
+#include "memobj/map_tree.h"
 
 struct aspace {
     struct kobj obj;
@@ -17,7 +18,12 @@ struct aspace {
     uint16_t asid; /* 0: none, flush on every switch */
     uint64_t table_pages;
     uint64_t mapped_pages;
+    /* Memory-object mappings (memobj.c): an ordered tree of ranges. */
+    struct map_tree maps;
+    struct map_tree_ops map_ops;
 };
+
+void memobj_aspace_init(struct aspace *as);
 
 /* User mapping permissions (NS_RIGHT_READ/WRITE/EXEC from caps.h). */
 enum ns_error aspace_init(struct aspace *as);
@@ -29,6 +35,8 @@ void aspace_activate(struct aspace *as);
  * mapped for user access (and writable when `write`); NULL otherwise. Lets
  * the kernel reach any space's memory whatever satp holds. */
 void *aspace_user_page(struct aspace *as, uint64_t va, bool write);
+/* The PTE for `va` in `as`: true with its frame and flags if one exists. */
+bool aspace_lookup(struct aspace *as, uint64_t va, uint64_t *pa, uint64_t *flags);
 
 struct thread;
 void aspace_types_init(void);

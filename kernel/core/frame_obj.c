@@ -89,6 +89,8 @@ enum ns_error sys_map_frame(struct thread *self, uint64_t aspace, uint64_t frame
     struct aspace *as = (struct aspace *)ac->obj;
     if (frame_mapped(f))
         return NS_ERR_BAD_STATE;
+    if (map_tree_lookup(&as->maps, va))
+        return NS_ERR_RANGE; /* a memory object is mapped there */
     e = aspace_map_page(as, va, f->pa, eff);
     if (e != NS_OK)
         return e;

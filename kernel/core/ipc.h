@@ -37,6 +37,7 @@ enum ipc_op {
     IPC_RECV,       /* queued receiver */
     IPC_REPLY_WAIT, /* called, waiting for the reply */
     IPC_NTFN_WAIT,  /* waiting on a notification */
+    IPC_PAGE_WAIT,  /* waiting for a memory-object page (memobj.c) */
 };
 
 struct endpoint {
@@ -76,6 +77,14 @@ void ipc_fastpath_reply_recv(struct hart *h, struct thread *t);
  * then stops the thread). */
 bool ipc_deliver_fault(struct hart *h, struct thread *t, uint64_t kind, uint64_t addr,
                        uint64_t scause);
+
+/* Deliver a fault to `t`'s handler (the message's last word is `aux`), or
+ * stop `t` if it has none. */
+void ipc_fault_or_stop(struct hart *h, struct thread *t, uint64_t kind, uint64_t addr,
+                       uint64_t aux);
+/* Signal a notification from the kernel (as a capability with badge `bits`
+ * would). */
+void ipc_notify(struct hart *h, struct kobj *notification, uint64_t bits);
 
 /* Take `t` out of any IPC it is blocked in (it is being suspended or
  * destroyed); its system call returns `reason`. When `dying`, a reply it

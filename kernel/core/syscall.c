@@ -23,6 +23,7 @@
 #include "kernel/core/object.h"
 #include "kernel/core/sched.h"
 #include "kernel/core/thread.h"
+#include "memobj/memobj.h"
 
 #define DEBUG_WRITE_MAX 4096
 
@@ -380,7 +381,71 @@ static enum ns_error do_write_regs(struct args *a)
     return sys_thread_write_regs(a->t, A0, A1);
 }
 
+static enum ns_error do_memobj_create(struct args *a)
+{
+    return sys_memobj_create(a->t, A0, A1, A2, A3);
+}
+static enum ns_error do_memobj_map(struct args *a)
+{
+    uint64_t eff = 0;
+    enum ns_error e = sys_memobj_map(a->t, A0, A1, A2, A3, a->r[14], a->r[15], &eff);
+    if (e == NS_OK)
+        A1 = eff;
+    return e;
+}
+static enum ns_error do_memobj_unmap(struct args *a)
+{
+    return sys_memobj_unmap(a->t, A0, A1, A2);
+}
+static enum ns_error do_memobj_protect(struct args *a)
+{
+    return sys_memobj_protect(a->t, A0, A1, A2, A3);
+}
+static enum ns_error do_memobj_requests(struct args *a)
+{
+    uint64_t n = 0;
+    enum ns_error e = sys_memobj_requests(a->t, A0, A1, A2, &n);
+    if (e == NS_OK)
+        A1 = n;
+    return e;
+}
+static enum ns_error do_memobj_supply(struct args *a)
+{
+    return sys_memobj_supply(a->h, a->t, A0, A1, A2, A3);
+}
+static enum ns_error do_memobj_fail(struct args *a)
+{
+    return sys_memobj_fail(a->h, a->t, A0, A1, A2, A3);
+}
+static enum ns_error do_memobj_set_length(struct args *a)
+{
+    return sys_memobj_set_length(a->h, a->t, A0, A1);
+}
+static enum ns_error do_memobj_info(struct args *a)
+{
+    uint64_t len, res, req;
+    enum ns_error e = sys_memobj_info(a->t, A0, &len, &res, &req);
+    if (e == NS_OK)
+        A1 = len, A2 = res, A3 = req;
+    return e;
+}
+
+static enum ns_error do_memobj_set_deadline(struct args *a)
+{
+    return sys_memobj_set_deadline(a->t, A0, A1);
+}
+
 static const syscall_fn syscalls[NS_SYS_COUNT] = {
+    [NS_SYS_MEMOBJ_SET_DEADLINE] = do_memobj_set_deadline,
+    [NS_SYS_MEMOBJ_CREATE] = do_memobj_create,
+    [NS_SYS_MEMOBJ_MAP] = do_memobj_map,
+    [NS_SYS_MEMOBJ_UNMAP] = do_memobj_unmap,
+    [NS_SYS_MEMOBJ_PROTECT] = do_memobj_protect,
+    [NS_SYS_MEMOBJ_REQUESTS] = do_memobj_requests,
+    [NS_SYS_MEMOBJ_SUPPLY] = do_memobj_supply,
+    [NS_SYS_MEMOBJ_FAIL] = do_memobj_fail,
+    [NS_SYS_MEMOBJ_SET_LENGTH] = do_memobj_set_length,
+    [NS_SYS_MEMOBJ_INFO] = do_memobj_info,
     [NS_SYS_THREAD_READ_REGS] = do_read_regs,
     [NS_SYS_THREAD_WRITE_REGS] = do_write_regs,
     [NS_SYS_ENDPOINT_CREATE] = do_endpoint_create,

@@ -65,6 +65,7 @@ struct thread {
     uint32_t reply_gen;        /* ...while its generation still matches */
     struct thread *replier;    /* IPC_REPLY_WAIT: who owes us the reply */
     struct cap_slot fault_cap; /* fault handler endpoint, or empty */
+    uint64_t fault_va;         /* IPC_PAGE_WAIT: the address that faulted */
 };
 
 /* False if the thread's address space or capability space is gone. */

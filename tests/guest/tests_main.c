@@ -96,7 +96,7 @@ static void test_cap_copy_diminish(void)
     CHECK_ERR(ns_cap_copy(S_A, NOT_A_SLOT, NS_RIGHTS_ALL), NS_ERR_INVALID_SLOT);
     CHECK_ERR(ns_cap_copy(S_A, S_A, NS_RIGHTS_ALL), NS_ERR_INVALID_ARG);
     CHECK_ERR(ns_cap_copy(S_A, S_E, 1ull << 32), NS_ERR_INVALID_ARG);
-    CHECK_ERR(ns_cap_mint(S_A, S_E, 0x10, 0), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_cap_mint(S_A, S_E, 0x20, 0), NS_ERR_INVALID_ARG);
     /* A READ-only bank cannot be spent from: missing right. */
     CHECK_ERR(ns_frame_alloc(S_A, S_C), NS_ERR_NO_RIGHTS);
     clear_slots();
@@ -980,6 +980,219 @@ static void test_spawn_destroy_running(void)
     clear_slots();
 }
 
+/* ---- memory objects ---- */
+
+enum { S_MO = 140, S_MO_RO, S_MGR_NTFN, S_MGR_THREAD, S_MO_EP, S_BUF = 150 };
+
+#define MO_VA      0x30000000ull
+#define MGR_BUF_VA 0x31000000ull
+
+/* A manager thread of our own: waits on its notification, reads the
+ * requests and supplies each page filled with its page number, or fails
+ * them when `fail_with` is set. */
+static volatile long fail_with;
+static volatile unsigned long supplied;
+
+static void mgr_thread(unsigned long unused)
+{
+    (void)unused;
+    uint64_t *buf = (uint64_t *)MGR_BUF_VA;
+    struct ns_page_request req[16];
+    for (;;) {
+        uint64_t bits;
+        if (ns_wait(S_MGR_NTFN, &bits) != NS_OK)
+            return;
+        unsigned long n;
+        while (ns_memobj_requests(S_MO, req, 16, &n) == NS_OK && n) {
+            for (unsigned long i = 0; i < n; i++) {
+                if (fail_with) {
+                    ns_memobj_fail(S_MO, req[i].first_page, req[i].pages, fail_with);
+                    continue;
+                }
+                for (unsigned w = 0; w < 512; w++)
+                    buf[w] = req[i].first_page * 1000 + w;
+                if (ns_memobj_supply(S_MO, req[i].first_page, 1, buf) == NS_OK)
+                    supplied++;
+            }
+        }
+    }
+}
+
+static void memobj_setup(uint64_t length)
+{
+    fail_with = 0;
+    supplied = 0;
+    ns_notification_create(NS_SLOT_ROOT_BANK, S_MGR_NTFN);
+    CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, length, S_MGR_NTFN));
+    CHECK_OK(ns_frame_alloc(NS_SLOT_ROOT_BANK, S_BUF));
+    CHECK_OK(
+        ns_map_frame(NS_SLOT_SELF_ASPACE, S_BUF, MGR_BUF_VA, NS_RIGHT_READ | NS_RIGHT_WRITE, NULL));
+    CHECK_OK(start_thread(S_MGR_THREAD, mgr_thread, 0, 3));
+}
+
+static void memobj_teardown(void)
+{
+    ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA, 64);
+    clear_slots();
+}
+
+static void test_memobj_fault_and_supply(void)
+{
+    unsigned long eff;
+    uint64_t requests;
+    memobj_setup(3 * 4096 + 100); /* a short last page */
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 4, NS_RIGHT_READ | NS_RIGHT_WRITE,
+                           &eff));
+    CHECK(eff == (NS_RIGHT_READ | NS_RIGHT_WRITE));
+    volatile uint64_t *p = (volatile uint64_t *)MO_VA;
+    CHECK(p[0] == 0 && p[7] == 7); /* faulted in through the manager */
+    CHECK(p[512 + 3] == 1003);     /* page 1 */
+    p[1] = 42;                     /* writable */
+    CHECK(p[1] == 42);
+    volatile uint8_t *last = (volatile uint8_t *)(MO_VA + 3 * 4096);
+    CHECK(((volatile uint64_t *)last)[0] == 3000); /* bytes below the length: data */
+    CHECK(last[100] == 0 && last[4095] == 0);      /* past the length: zero */
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests == 3 && supplied == 3);
+    /* Touching it again costs no request (minor fault after unmap too). */
+    CHECK_OK(ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA, 4));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 4, NS_RIGHT_READ, &eff));
+    CHECK(p[1] == 42);
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests == 3);
+    memobj_teardown();
+}
+
+static volatile unsigned long toucher_sum;
+
+static void toucher(unsigned long pages)
+{
+    for (unsigned long i = 0; i < pages; i++)
+        toucher_sum += *(volatile uint64_t *)(MO_VA + i * 4096);
+    ns_thread_exit();
+}
+
+static void test_memobj_one_request_per_page(void)
+{
+    uint64_t requests;
+    memobj_setup(8 * 4096);
+    toucher_sum = 0;
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 8, NS_RIGHT_READ, NULL));
+    for (unsigned i = 0; i < 4; i++)
+        CHECK_OK(start_thread(S_THREAD + i, toucher, 8, 4 + i));
+    ns_sleep_us(50000);
+    CHECK(toucher_sum == 4 * (0 + 1000 + 2000 + 3000 + 4000 + 5000 + 6000 + 7000));
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests == 8); /* 4 threads x 8 pages, one request per page */
+    memobj_teardown();
+}
+
+static void faulter_at_mo(unsigned long unused)
+{
+    (void)unused;
+    *(volatile uint64_t *)MO_VA = 1;
+    ns_thread_exit();
+}
+
+static void test_memobj_rights_and_range(void)
+{
+    unsigned long eff, state;
+    memobj_setup(2 * 4096);
+    CHECK_OK(ns_cap_copy(S_MO, S_MO_RO, NS_RIGHT_READ));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO_RO, MO_VA, 0, 4,
+                           NS_RIGHT_READ | NS_RIGHT_WRITE, &eff));
+    CHECK(eff == NS_RIGHT_READ); /* subtractive */
+    CHECK_ERR(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO_RO, MO_VA, 0, 4,
+                            NS_RIGHT_READ | NS_RIGHT_WRITE | NS_MAP_STRICT, &eff),
+              NS_ERR_NO_RIGHTS);
+    CHECK_ERR(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA + 1, 0, 1, NS_RIGHT_READ, NULL),
+              NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, ~0ull, 2, NS_RIGHT_READ, NULL),
+              NS_ERR_RANGE);
+    CHECK_ERR(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 0, NS_RIGHT_READ, NULL),
+              NS_ERR_RANGE);
+    CHECK_ERR(ns_memobj_supply(S_MO_RO, 0, 1, (void *)MGR_BUF_VA), NS_ERR_NO_RIGHTS);
+    CHECK_ERR(ns_memobj_supply(S_MO, 5, 1, (void *)MGR_BUF_VA), NS_ERR_RANGE);
+    CHECK_ERR(ns_memobj_supply(S_MO, 0, 1, (void *)MGR_BUF_VA), NS_ERR_INVALID_ARG); /* unasked */
+    /* A write through the read-only mapping: a typed fault, the thread stops. */
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_CLIENT, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_start_fn(S_CLIENT, faulter_at_mo, make_stack(1), 0));
+    ns_sleep_us(20000);
+    CHECK_OK(ns_thread_info(S_CLIENT, &state, NULL));
+    CHECK(state == NS_THREAD_STOPPED);
+    memobj_teardown();
+}
+
+static void catch_memobj_fault(unsigned long (*fn)(void), uint64_t *kind, uint64_t *aux)
+{
+    struct ns_msg m = {0};
+    *kind = *aux = 0;
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_MO_EP));
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_CLIENT, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_set_fault_handler(S_CLIENT, S_MO_EP));
+    CHECK_OK(ns_thread_start_fn(S_CLIENT, (void (*)(unsigned long))(void *)fn, make_stack(1), 0));
+    if (ns_recv(S_MO_EP, &m) == NS_OK) {
+        *kind = m.w[0];
+        *aux = m.w[3];
+        m.info = NS_MSG_INFO(NS_FAULT_STOP, 0, 0);
+        ns_reply(&m);
+    }
+}
+
+static unsigned long read_page0(void)
+{
+    return *(volatile uint64_t *)MO_VA;
+}
+static unsigned long read_page3(void)
+{
+    return *(volatile uint64_t *)(MO_VA + 3 * 4096);
+}
+
+static void test_memobj_faults(void)
+{
+    uint64_t kind, aux, requests;
+    /* A page wholly past the length: a typed fault, and no request. */
+    memobj_setup(2 * 4096);
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 4, NS_RIGHT_READ, NULL));
+    catch_memobj_fault(read_page3, &kind, &aux);
+    CHECK(kind == NS_FAULT_RANGE);
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests == 0);
+    memobj_teardown();
+    /* The manager fails the page: the waiter gets its error. */
+    memobj_setup(2 * 4096);
+    fail_with = NS_ERR_NO_MEMORY;
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 2, NS_RIGHT_READ, NULL));
+    catch_memobj_fault(read_page0, &kind, &aux);
+    CHECK(kind == NS_FAULT_MANAGER && aux == NS_ERR_NO_MEMORY);
+    memobj_teardown();
+    /* A manager that never answers: the deadline fails the request. */
+    CHECK_OK(ns_notification_create(NS_SLOT_ROOT_BANK, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, 4096, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_set_deadline(S_MO, 30000));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 1, NS_RIGHT_READ, NULL));
+    catch_memobj_fault(read_page0, &kind, &aux);
+    CHECK(kind == NS_FAULT_MANAGER && aux == NS_ERR_TIMEOUT);
+    memobj_teardown();
+}
+
+static void test_memobj_shrink(void)
+{
+    uint64_t kind, aux, resident;
+    memobj_setup(4 * 4096);
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 4, NS_RIGHT_READ, NULL));
+    CHECK(read_page3() == 3000);
+    CHECK_OK(ns_memobj_set_length(S_MO, 2 * 4096));
+    CHECK_OK(ns_memobj_requests_made(S_MO, &resident, NULL));
+    CHECK(resident == 0 || resident <= 2);
+    catch_memobj_fault(read_page3, &kind, &aux); /* unmapped everywhere */
+    CHECK(kind == NS_FAULT_RANGE);
+    CHECK_ERR(ns_memobj_set_length(S_MO_RO, 4096), NS_ERR_EMPTY_SLOT);
+    memobj_teardown();
+}
+
 static const struct ktest tests[] = {
     {"debug_write", test_debug_write},
     {"invalid_syscall", test_invalid_syscall},
@@ -1016,6 +1229,11 @@ static const struct ktest tests[] = {
     {"fault_handler_resumes", test_fault_handler_resumes},
     {"fault_handler_stops", test_fault_handler_stops},
     {"fault_handler_edits_registers", test_fault_handler_edits_registers},
+    {"memobj_fault_and_supply", test_memobj_fault_and_supply},
+    {"memobj_one_request_per_page", test_memobj_one_request_per_page},
+    {"memobj_rights_and_range", test_memobj_rights_and_range},
+    {"memobj_faults", test_memobj_faults},
+    {"memobj_shrink", test_memobj_shrink},
     {"spawn_hello", test_spawn_hello},
     {"spawn_bank_too_small", test_spawn_bank_too_small},
     {"spawn_not_in_initrd", test_spawn_not_in_initrd},

@@ -199,7 +199,8 @@ static void test_lookup_errors_and_order(void **state)
     assert_int_equal(cap_lookup(&W.cs[0], 0, NS_CAP_FRAME, NS_RIGHT_EXEC, &out), NS_ERR_WRONG_TYPE);
     assert_int_equal(cap_lookup(&W.cs[0], 0, NS_CAP_ENDPOINT, NS_RIGHT_GRANT, &out),
                      NS_ERR_NO_RIGHTS);
-    assert_int_equal(cap_lookup(&W.cs[0], 0, NS_CAP_ENDPOINT, 0x10, &out), NS_ERR_NO_RIGHTS);
+    assert_int_equal(cap_lookup(&W.cs[0], 0, NS_CAP_ENDPOINT, NS_RIGHTS_ALL + 1, &out),
+                     NS_ERR_NO_RIGHTS);
     assert_ptr_equal(out, (struct cap_slot *)0x1); /* untouched on error */
     assert_int_equal(cap_lookup(&W.cs[0], 0, NS_CAP_ENDPOINT, NS_RIGHT_READ | NS_RIGHT_WRITE, &out),
                      NS_OK);
@@ -303,8 +304,8 @@ static void test_copy_mint_move_errors(void **state)
     EXPECT_FAIL(cap_copy(c0, 0, c0, 3, NS_RIGHTS_ALL), NS_ERR_SLOT_OCCUPIED); /* stale */
     EXPECT_FAIL(cap_copy(c0, 0, c0, 4, NS_RIGHTS_ALL), NS_ERR_SLOT_OCCUPIED);
     /* rights mask with unknown bits */
-    EXPECT_FAIL(cap_copy(c0, 0, c1, 5, 0x10), NS_ERR_INVALID_ARG);
-    EXPECT_FAIL(cap_copy(c0, 0, c1, UINT32_MAX, 0x10), NS_ERR_INVALID_SLOT);
+    EXPECT_FAIL(cap_copy(c0, 0, c1, 5, (NS_RIGHTS_ALL + 1)), NS_ERR_INVALID_ARG);
+    EXPECT_FAIL(cap_copy(c0, 0, c1, UINT32_MAX, (NS_RIGHTS_ALL + 1)), NS_ERR_INVALID_SLOT);
     EXPECT_FAIL(cap_copy(c0, 0, c1, 5, UINT32_MAX), NS_ERR_INVALID_ARG);
 
     /* mint: the same, plus the badge rules */

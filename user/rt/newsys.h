@@ -304,6 +304,71 @@ static inline long ns_thread_write_regs(unsigned long t, const struct ns_regs *i
     return ns_sys(NS_SYS_THREAD_WRITE_REGS, t, (unsigned long)in, 0, 0).err;
 }
 
+/* Memory objects. */
+static inline long ns_memobj_create(unsigned long bank, unsigned long dst, uint64_t length,
+                                    unsigned long notification)
+{
+    return ns_sys(NS_SYS_MEMOBJ_CREATE, bank, dst, length, notification).err;
+}
+static inline long ns_memobj_map(unsigned long aspace, unsigned long memobj, uint64_t va,
+                                 uint64_t first_page, uint64_t pages, unsigned long rights,
+                                 unsigned long *effective)
+{
+    struct ns_ret r = ns_syscall(NS_SYS_MEMOBJ_MAP, aspace, memobj, va, first_page, pages, rights);
+    if (effective)
+        *effective = r.err ? 0 : r.v1;
+    return r.err;
+}
+static inline long ns_memobj_unmap(unsigned long aspace, uint64_t va, uint64_t pages)
+{
+    return ns_sys(NS_SYS_MEMOBJ_UNMAP, aspace, va, pages, 0).err;
+}
+static inline long ns_memobj_protect(unsigned long aspace, uint64_t va, uint64_t pages,
+                                     unsigned long rights)
+{
+    return ns_sys(NS_SYS_MEMOBJ_PROTECT, aspace, va, pages, rights).err;
+}
+static inline long ns_memobj_requests(unsigned long memobj, struct ns_page_request *buf,
+                                      unsigned long max, unsigned long *count)
+{
+    struct ns_ret r = ns_sys(NS_SYS_MEMOBJ_REQUESTS, memobj, (unsigned long)buf, max, 0);
+    if (count)
+        *count = r.err ? 0 : r.v1;
+    return r.err;
+}
+static inline long ns_memobj_supply(unsigned long memobj, uint64_t first, uint64_t pages,
+                                    const void *buf)
+{
+    return ns_sys(NS_SYS_MEMOBJ_SUPPLY, memobj, first, pages, (unsigned long)buf).err;
+}
+static inline long ns_memobj_fail(unsigned long memobj, uint64_t first, uint64_t pages, long error)
+{
+    return ns_sys(NS_SYS_MEMOBJ_FAIL, memobj, first, pages, (unsigned long)error).err;
+}
+static inline long ns_memobj_set_length(unsigned long memobj, uint64_t length)
+{
+    return ns_sys(NS_SYS_MEMOBJ_SET_LENGTH, memobj, length, 0, 0).err;
+}
+static inline long ns_memobj_set_deadline(unsigned long memobj, uint64_t us)
+{
+    return ns_sys(NS_SYS_MEMOBJ_SET_DEADLINE, memobj, us, 0, 0).err;
+}
+static inline long ns_memobj_requests_made(unsigned long memobj, uint64_t *resident,
+                                           uint64_t *requests)
+{
+    register unsigned long r0 asm("a0") = memobj;
+    register unsigned long r1 asm("a1");
+    register unsigned long r2 asm("a2");
+    register unsigned long r3 asm("a3");
+    register unsigned long r7 asm("a7") = NS_SYS_MEMOBJ_INFO;
+    asm volatile("ecall" : "+r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(r7) : "memory", "a4", "a5");
+    if (resident)
+        *resident = r0 ? 0 : r2;
+    if (requests)
+        *requests = r0 ? 0 : r3;
+    return (long)r0;
+}
+
 /* Start thread `t` (in this address space) running fn(arg) on the stack
  * ending at `stack_top` (mapped, 16-byte aligned); when fn returns the
  * thread exits. */

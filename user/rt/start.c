@@ -81,6 +81,7 @@ const char *ns_strerror(long err)
         [NS_ERR_WOULD_BLOCK] = "would block",
         [NS_ERR_BAD_STATE] = "bad state",
         [NS_ERR_RANGE] = "bad range",
+        [NS_ERR_TIMEOUT] = "timed out",
     };
     return err >= 0 && err < NS_ERR_COUNT && names[err] ? names[err] : "unknown error";
 }

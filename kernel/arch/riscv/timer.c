@@ -6,6 +6,7 @@
 #include "kernel/arch/riscv/hart.h"
 #include "kernel/arch/riscv/irq.h"
 #include "kernel/core/sched.h"
+#include "memobj/memobj.h"
 #include "sbi/sbi.h"
 
 static uint64_t tick_interval;
@@ -28,8 +29,10 @@ void timer_interrupt(struct hart *h)
     if (h->next_tick <= now)
         h->next_tick = now + tick_interval;
     sbi_set_timer(h->next_tick);
-    if (h->sched)
+    if (h->sched) {
         sched_tick(h->sched, now);
+        memobj_tick(h, now);
+    }
 }
 
 uint64_t timer_ticks(const struct hart *h)

@@ -13,6 +13,7 @@
 #include "kernel/core/sched.h"
 #include "kernel/core/syscall.h"
 #include "kernel/core/thread.h"
+#include "memobj/memobj.h"
 
 /* A fault the kernel does not resolve goes to the thread's fault handler
  * as a message (ipc.c). With no handler the thread stops and the event is
@@ -80,6 +81,21 @@ _Noreturn void user_trap(struct user_context *ctx, unsigned long scause, unsigne
                 break;
             thread_fault(h, t, scause, stval);
             break;
+        case EXC_LOAD_PAGE_FAULT:
+        case EXC_STORE_PAGE_FAULT:
+        case EXC_INST_PAGE_FAULT: {
+            /* Memory objects first: a mapped page may just not be here yet. */
+            enum fault_access acc = scause == EXC_LOAD_PAGE_FAULT    ? ACCESS_READ
+                                    : scause == EXC_STORE_PAGE_FAULT ? ACCESS_WRITE
+                                                                     : ACCESS_EXEC;
+            uint64_t aux = 0;
+            int kind = memobj_fault(h, t, stval, acc, &aux);
+            if (kind < 0)
+                thread_fault(h, t, scause, stval);
+            else if (kind > 0)
+                ipc_fault_or_stop(h, t, (uint64_t)kind, stval, aux);
+            break;
+        }
         default:
             thread_fault(h, t, scause, stval);
             break;

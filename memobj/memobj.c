@@ -1,0 +1,778 @@
+/* Memory objects: creation, mapping, the fault path and the manager's
+ * operations (see memobj.h and docs/memory-objects.md).
+ *
+ * Memory: an object's page-cache nodes, page records, reverse-map entries
+ * and frames are charged to the object's bank (the manager's); mapping
+ * nodes to the address space's bank. All come from type-stable slab caches
+ * (kmem.h), so accounting is exact and a failed allocation is a typed
+ * error with nothing changed. */
+#include "memobj/memobj.h"
+
+#include <string.h>
+
+#include "include/newsys/caps.h"
+#include "include/newsys/ipc.h"
+#include "include/newsys/syscall.h"
+#include "kernel/arch/riscv/csr.h"
+#include "kernel/arch/riscv/layout.h"
+#include "kernel/arch/riscv/uaccess.h"
+#include "kernel/arch/riscv/vm.h"
+#include "kernel/core/aspace.h"
+#include "kernel/core/bank.h"
+#include "kernel/core/ipc.h"
+#include "kernel/core/kmem.h"
+#include "kernel/core/object.h"
+#include "kernel/core/sched.h"
+#include "kernel/core/thread.h"
+
+#define SUPPLY_MAX_PAGES 64 /* per call: bounds the work and the kernel stack */
+
+static struct kcache memobj_cache = KCACHE_INIT("memobj", struct memobj);
+static struct kcache request_cache = KCACHE_INIT("page_request", struct page_request);
+static struct kcache mapping_cache = KCACHE_INIT("mapping", struct mapping);
+
+/* Size classes for the page cache's nodes and records. */
+static struct kcache small_caches[] = {
+    {.name = "pc32", .size = 32},
+    {.name = "pc64", .size = 64},
+    {.name = "pc128", .size = 128},
+    {.name = "pc576", .size = 576},
+};
+
+static struct kcache *small_cache(size_t size)
+{
+    for (unsigned i = 0; i < sizeof(small_caches) / sizeof(small_caches[0]); i++)
+        if (size <= small_caches[i].size)
+            return &small_caches[i];
+    return NULL;
+}
+
+/* Deadlines: objects with outstanding requests that carry one sit on this
+ * list, which the timer tick walks. */
+static struct memobj *deadline_list;
+static uint64_t timebase_hz = 10000000;
+
+#define DEFAULT_DEADLINE_US 1000000
+
+void memobj_set_timebase(uint64_t hz)
+{
+    timebase_hz = hz;
+}
+
+static uint64_t us_to_ticks(uint64_t us)
+{
+    return (uint64_t)((unsigned __int128)us * timebase_hz / 1000000);
+}
+
+static void deadline_track(struct memobj *mo)
+{
+    if (mo->on_deadline_list || !mo->deadline_ticks)
+        return;
+    mo->deadline_prev = NULL;
+    mo->deadline_next = deadline_list;
+    if (deadline_list)
+        deadline_list->deadline_prev = mo;
+    deadline_list = mo;
+    mo->on_deadline_list = true;
+}
+
+static void deadline_untrack(struct memobj *mo)
+{
+    if (!mo->on_deadline_list)
+        return;
+    if (mo->deadline_prev)
+        mo->deadline_prev->deadline_next = mo->deadline_next;
+    else
+        deadline_list = mo->deadline_next;
+    if (mo->deadline_next)
+        mo->deadline_next->deadline_prev = mo->deadline_prev;
+    mo->on_deadline_list = false;
+}
+
+static uint64_t pages_of(uint64_t bytes)
+{
+    return (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+}
+
+/* ---- page cache memory, charged to the object's bank ---- */
+
+static void *pc_alloc(size_t size, void *ctx)
+{
+    struct memobj *mo = ctx;
+    struct kcache *c = small_cache(size);
+    if (!c || bank_charge(mo->obj.bank, c->size) != NS_OK)
+        return NULL;
+    void *p = kcache_alloc(c);
+    if (!p)
+        bank_uncharge(mo->obj.bank, c->size);
+    else
+        memset(p, 0, size);
+    return p;
+}
+
+static void pc_free(void *p, size_t size, void *ctx)
+{
+    struct memobj *mo = ctx;
+    struct kcache *c = small_cache(size);
+    kcache_free(c, p);
+    bank_uncharge(mo->obj.bank, c->size);
+}
+
+/* ---- mapping nodes, charged to the address space's bank ---- */
+
+static struct mapping *map_alloc(void *ctx)
+{
+    struct aspace *as = ctx;
+    if (bank_charge(as->obj.bank, mapping_cache.size) != NS_OK)
+        return NULL;
+    struct mapping *m = kcache_alloc(&mapping_cache);
+    if (!m)
+        bank_uncharge(as->obj.bank, mapping_cache.size);
+    return m;
+}
+
+static void map_free(struct mapping *m, void *ctx)
+{
+    struct aspace *as = ctx;
+    kcache_free(&mapping_cache, m);
+    bank_uncharge(as->obj.bank, mapping_cache.size);
+}
+
+/* A split made a second node naming the object. */
+static void map_clone(struct mapping *dst, const struct mapping *src, void *ctx)
+{
+    (void)dst;
+    (void)ctx;
+    ((struct memobj *)src->obj)->mappings++;
+}
+
+static void memobj_release_memory(struct memobj *mo)
+{
+    obj_free(&memobj_cache, &mo->obj);
+}
+
+struct unmap_ctx {
+    struct aspace *as;
+    uint64_t obj_page, va;
+};
+
+static bool unmap_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx)
+{
+    struct unmap_ctx *u = ctx;
+    uint64_t va = u->va + (page - u->obj_page) * PAGE_SIZE;
+    if (page_cache_rmap_remove(pc, cp, u->as, va) == PC_OK)
+        aspace_unmap_page(u->as, va, NULL);
+    return true;
+}
+
+/* A range of a mapping left the tree (unmap, remap, teardown): drop the
+ * PTEs and reverse-map entries of its resident pages. */
+static void map_removed(void *obj, uint64_t obj_page, uint64_t va, uint64_t npages, uint32_t rights,
+                        void *ctx)
+{
+    (void)rights;
+    struct memobj *mo = obj;
+    struct unmap_ctx u = {ctx, obj_page, va};
+    if (mo->obj.live)
+        page_cache_range(&mo->cache, obj_page, obj_page + npages, unmap_visit, &u);
+    /* The node itself goes after this callback; count it out now. */
+    if (--mo->mappings == 0 && !mo->obj.live)
+        memobj_release_memory(mo);
+}
+
+/* Protect narrowed a range: drop its PTEs; the next access maps again with
+ * the new rights. */
+static void map_changed(void *obj, uint64_t obj_page, uint64_t va, uint64_t npages,
+                        uint32_t old_rights, uint32_t new_rights, void *ctx)
+{
+    (void)old_rights;
+    (void)new_rights;
+    struct memobj *mo = obj;
+    struct unmap_ctx u = {ctx, obj_page, va};
+    if (mo->obj.live)
+        page_cache_range(&mo->cache, obj_page, obj_page + npages, unmap_visit, &u);
+}
+
+static const struct map_tree_ops map_ops_template = {
+    .alloc = map_alloc, .free = map_free, .clone = map_clone};
+
+void memobj_aspace_init(struct aspace *as)
+{
+    as->map_ops = map_ops_template;
+    as->map_ops.ctx = as;
+    map_tree_init(&as->maps, USER_TOP, &as->map_ops);
+}
+
+void memobj_aspace_teardown(struct aspace *as)
+{
+    map_tree_destroy(&as->maps, map_removed, as);
+}
+
+/* ---- requests and waiters ---- */
+
+static void waiter_push(struct page_request *r, struct thread *t)
+{
+    t->q_next = NULL;
+    t->q_prev = r->tail;
+    if (r->tail)
+        r->tail->q_next = t;
+    else
+        r->head = t;
+    r->tail = t;
+}
+
+static struct thread *waiter_pop(struct page_request *r)
+{
+    struct thread *t = r->head;
+    if (t) {
+        r->head = t->q_next;
+        if (r->head)
+            r->head->q_prev = NULL;
+        else
+            r->tail = NULL;
+        t->q_next = t->q_prev = NULL;
+        t->ipc_op = IPC_NONE;
+        t->ipc_obj = NULL;
+    }
+    return t;
+}
+
+void memobj_cancel_wait(struct thread *t)
+{
+    struct page_request *r = t->ipc_obj;
+    if (t->q_prev)
+        t->q_prev->q_next = t->q_next;
+    else
+        r->head = t->q_next;
+    if (t->q_next)
+        t->q_next->q_prev = t->q_prev;
+    else
+        r->tail = t->q_prev;
+    t->q_next = t->q_prev = NULL;
+}
+
+static struct page_request *find_request(struct memobj *mo, uint64_t page)
+{
+    for (struct page_request *r = mo->requests; r; r = r->next)
+        if (page >= r->first_page && page - r->first_page < r->pages)
+            return r;
+    return NULL;
+}
+
+static void unlink_request(struct memobj *mo, struct page_request *r)
+{
+    for (struct page_request **pp = &mo->requests; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    kcache_free(&request_cache, r);
+}
+
+/* Wake every waiter of `r` to retry its access, or (kind != 0) deliver
+ * them the fault `kind`; then forget the request. */
+static void finish_request(struct hart *h, struct memobj *mo, struct page_request *r, int kind,
+                           uint64_t aux)
+{
+    struct thread *t;
+    while ((t = waiter_pop(r)) != NULL) {
+        if (kind)
+            ipc_fault_or_stop(h, t, (uint64_t)kind, t->fault_va, aux);
+        else
+            sched_wake(sched_of(h), t);
+    }
+    unlink_request(mo, r);
+}
+
+static void notify_manager(struct memobj *mo)
+{
+    if (mo->notify.type == NS_CAP_NOTIFICATION && !cap_slot_stale(&mo->notify))
+        ipc_notify(sched_this_hart(), mo->notify.obj, mo->notify.badge ? mo->notify.badge : 1);
+}
+
+/* ---- the fault path ---- */
+
+int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_access access,
+                 uint64_t *aux)
+{
+    struct aspace *as = t->as;
+    struct mapping *m = map_tree_lookup(&as->maps, va);
+    static const uint32_t need[] = {NS_RIGHT_READ, NS_RIGHT_WRITE, NS_RIGHT_EXEC};
+    if (!m || !(m->rights & need[access]))
+        return -1;
+    struct memobj *mo = m->obj;
+    if (!mo->obj.live)
+        return NS_FAULT_DEAD;
+    uint64_t vpage = va & ~(uint64_t)(PAGE_SIZE - 1);
+    uint64_t page = m->obj_page + (vpage - m->va_start) / PAGE_SIZE;
+    if (page >= pages_of(mo->length))
+        return NS_FAULT_RANGE;
+
+    /* A PTE already there is either ours, and the TLB was stale, or a
+     * frame someone mapped over the range by hand, which forbids this
+     * access: an ordinary fault, never a retry loop. */
+    uint64_t old_pa, old_flags;
+    struct cache_page *cp = page_cache_lookup(&mo->cache, page);
+    if (aspace_lookup(as, vpage, &old_pa, &old_flags)) {
+        if (!cp || old_pa != cp->pa)
+            return -1;
+        asm volatile("sfence.vma %0" ::"r"(vpage) : "memory");
+        return 0;
+    }
+    if (cp) {
+        /* Minor fault: the object has the page; map it here too. */
+        enum ns_error e = aspace_map_page(as, vpage, cp->pa, m->rights);
+        if (e != NS_OK || page_cache_rmap_add(&mo->cache, cp, as, vpage) != PC_OK) {
+            if (e == NS_OK)
+                aspace_unmap_page(as, vpage, NULL);
+            *aux = NS_ERR_NO_QUOTA;
+            return NS_FAULT_MANAGER; /* the space's bank cannot hold the page tables */
+        }
+        return 0;
+    }
+
+    /* Major fault. The manager itself would wait for its own answer. */
+    if (mo->manager == t && t->obj.gen == mo->manager_gen) {
+        *aux = NS_ERR_BAD_STATE;
+        return NS_FAULT_MANAGER;
+    }
+    /* Join the request for the page, or make the one request. */
+    struct page_request *r = find_request(mo, page);
+    if (!r) {
+        r = kcache_alloc(&request_cache);
+        if (!r) {
+            *aux = NS_ERR_NO_MEMORY;
+            return NS_FAULT_MANAGER;
+        }
+        r->first_page = page;
+        r->pages = 1;
+        r->handed_out = false;
+        r->deadline = mo->deadline_ticks ? read_time() + mo->deadline_ticks : 0;
+        deadline_track(mo);
+        r->head = r->tail = NULL;
+        r->next = mo->requests;
+        mo->requests = r;
+        mo->requests_made++;
+        notify_manager(mo);
+    }
+    sched_unready(sched_of(h), t);
+    t->state = THREAD_BLOCKED;
+    t->ipc_op = IPC_PAGE_WAIT;
+    t->ipc_obj = r;
+    t->fault_va = va;
+    waiter_push(r, t);
+    return 0;
+}
+
+/* ---- the object ---- */
+
+static void drop_page_visit(uint64_t page, struct cache_page *cp, void *ctx)
+{
+    (void)page;
+    struct memobj *mo = ctx;
+    kmem_page_free(pa_to_va(cp->pa));
+    bank_uncharge(mo->obj.bank, PAGE_SIZE);
+}
+
+static void rmap_unmap(struct cache_page *cp, void *aspace, uint64_t va, void *ctx)
+{
+    (void)cp;
+    (void)ctx;
+    aspace_unmap_page(aspace, va, NULL);
+}
+
+static bool clear_mappings_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp,
+                                 void *ctx)
+{
+    (void)page;
+    (void)ctx;
+    page_cache_rmap_clear(pc, cp, rmap_unmap, NULL);
+    return true;
+}
+
+static void memobj_destroy(struct kobj *obj)
+{
+    struct memobj *mo = (struct memobj *)obj;
+    struct hart *h = sched_this_hart();
+    page_cache_range(&mo->cache, 0, UINT64_MAX, clear_mappings_visit, NULL);
+    page_cache_destroy(&mo->cache, drop_page_visit, mo);
+    while (mo->requests)
+        finish_request(h, mo, mo->requests, NS_FAULT_DEAD, 0);
+    deadline_untrack(mo);
+    cap_slot_delete(&mo->notify);
+    bank_uncharge_object(obj);
+    kobj_kill(obj);
+    if (mo->mappings == 0)
+        memobj_release_memory(mo);
+}
+
+void memobj_types_init(void)
+{
+    static const struct kobj_type_ops ops = {.destroy = memobj_destroy};
+    kobj_register_type(NS_CAP_MEMOBJ, &ops);
+}
+
+static enum ns_error lookup_memobj(struct thread *t, uint64_t slot, uint32_t rights,
+                                   struct memobj **out)
+{
+    struct cap_slot *c;
+    enum ns_error e = obj_lookup(t, slot, NS_CAP_MEMOBJ, rights, &c);
+    if (e == NS_OK)
+        *out = (struct memobj *)c->obj;
+    return e;
+}
+
+enum ns_error sys_memobj_create(struct thread *self, uint64_t bank, uint64_t dst, uint64_t length,
+                                uint64_t notification)
+{
+    struct obj_create c;
+    struct cap_slot *n;
+    enum ns_error e = obj_create_decode(self, bank, dst, &c);
+    if (e == NS_OK)
+        e = obj_lookup(self, notification, NS_CAP_NOTIFICATION, NS_RIGHT_WRITE, &n);
+    if (e != NS_OK)
+        return e;
+    if (pages_of(length) >= PC_PAGE_LIMIT || length > UINT64_MAX - PAGE_SIZE)
+        return NS_ERR_INVALID_ARG;
+    struct memobj *mo;
+    e = obj_create_alloc(&c, &memobj_cache, NS_CAP_MEMOBJ, (void **)&mo);
+    if (e != NS_OK)
+        return e;
+    mo->length = length;
+    mo->requests = NULL;
+    mo->requests_made = 0;
+    mo->mappings = 0;
+    mo->manager = NULL; /* known once a thread drains the requests */
+    mo->deadline_ticks = us_to_ticks(DEFAULT_DEADLINE_US);
+    mo->on_deadline_list = false;
+    static const struct page_cache_ops pc_ops_template = {.alloc = pc_alloc, .free = pc_free};
+    struct page_cache_ops ops = pc_ops_template;
+    ops.ctx = mo;
+    page_cache_init(&mo->cache, &ops);
+    memset(&mo->notify, 0, sizeof(mo->notify));
+    cap_slot_derive(n, &mo->notify, NS_RIGHT_WRITE, n->badge);
+    obj_create_install(&c, mo, NS_RIGHTS_ALL);
+    return NS_OK;
+}
+
+enum ns_error sys_memobj_map(struct thread *self, uint64_t aspace, uint64_t memobj, uint64_t va,
+                             uint64_t first_page, uint64_t pages, uint64_t rights,
+                             uint64_t *effective)
+{
+    struct cap_slot *ac, *mc;
+    enum ns_error e = obj_lookup(self, aspace, NS_CAP_ASPACE, NS_RIGHT_WRITE, &ac);
+    if (e == NS_OK)
+        e = obj_lookup(self, memobj, NS_CAP_MEMOBJ, 0, &mc);
+    if (e != NS_OK)
+        return e;
+    const uint64_t rwx = NS_RIGHT_READ | NS_RIGHT_WRITE | NS_RIGHT_EXEC;
+    bool strict = rights & NS_MAP_STRICT;
+    if (rights & ~(rwx | NS_MAP_STRICT))
+        return NS_ERR_INVALID_ARG;
+    if ((va & (PAGE_SIZE - 1)) || va < PAGE_SIZE)
+        return NS_ERR_BAD_ADDRESS;
+    if (pages == 0 || pages > USER_TOP / PAGE_SIZE || !user_range_ok(va, pages * PAGE_SIZE))
+        return NS_ERR_RANGE;
+    if (first_page >= PC_PAGE_LIMIT || pages > PC_PAGE_LIMIT - first_page)
+        return NS_ERR_RANGE;
+    enum map_err me;
+    uint32_t eff = map_effective_rights(mc->rights, (uint32_t)(rights & rwx), strict, &me);
+    if (me != MAP_OK)
+        return NS_ERR_NO_RIGHTS;
+    struct aspace *as = (struct aspace *)ac->obj;
+    struct memobj *mo = (struct memobj *)mc->obj;
+    /* Counted before the insert: a remap over the object's own mapping
+     * runs the removal callback, which must not see the count hit zero. */
+    mo->mappings++;
+    me = map_tree_insert(&as->maps, va, pages, mo, first_page, eff, true, map_removed, as, NULL);
+    if (me != MAP_OK) {
+        mo->mappings--;
+        return me == MAP_ERR_NO_MEMORY ? NS_ERR_NO_QUOTA : NS_ERR_RANGE;
+    }
+    *effective = eff;
+    return NS_OK;
+}
+
+enum ns_error sys_memobj_unmap(struct thread *self, uint64_t aspace, uint64_t va, uint64_t pages)
+{
+    struct cap_slot *ac;
+    enum ns_error e = obj_lookup(self, aspace, NS_CAP_ASPACE, NS_RIGHT_WRITE, &ac);
+    if (e != NS_OK)
+        return e;
+    if (va & (PAGE_SIZE - 1))
+        return NS_ERR_BAD_ADDRESS;
+    if (pages == 0 || pages > USER_TOP / PAGE_SIZE || !user_range_ok(va, pages * PAGE_SIZE))
+        return NS_ERR_RANGE;
+    struct aspace *as = (struct aspace *)ac->obj;
+    switch (map_tree_unmap(&as->maps, va, pages, map_removed, as)) {
+    case MAP_OK:
+        return NS_OK;
+    case MAP_ERR_NO_MEMORY:
+        return NS_ERR_NO_QUOTA;
+    case MAP_ERR_NOT_MAPPED:
+        return NS_ERR_BAD_STATE;
+    default:
+        return NS_ERR_RANGE;
+    }
+}
+
+struct protect_ctx {
+    struct aspace *as;
+    uint32_t mask;
+};
+
+enum ns_error sys_memobj_protect(struct thread *self, uint64_t aspace, uint64_t va, uint64_t pages,
+                                 uint64_t rights)
+{
+    struct cap_slot *ac;
+    enum ns_error e = obj_lookup(self, aspace, NS_CAP_ASPACE, NS_RIGHT_WRITE, &ac);
+    if (e != NS_OK)
+        return e;
+    const uint64_t rwx = NS_RIGHT_READ | NS_RIGHT_WRITE | NS_RIGHT_EXEC;
+    if (rights & ~rwx)
+        return NS_ERR_INVALID_ARG;
+    if (va & (PAGE_SIZE - 1))
+        return NS_ERR_BAD_ADDRESS;
+    if (pages == 0 || pages > USER_TOP / PAGE_SIZE || !user_range_ok(va, pages * PAGE_SIZE))
+        return NS_ERR_RANGE;
+    struct aspace *as = (struct aspace *)ac->obj;
+    /* Protect only narrows: each mapping keeps what it had and `rights`
+     * allows. The tree sets one value per range, so the range must be
+     * uniform or we narrow mapping by mapping. */
+    uint64_t end = va + pages * PAGE_SIZE;
+    for (uint64_t a = va; a < end;) {
+        struct mapping *m = map_tree_lookup(&as->maps, a);
+        if (!m)
+            return NS_ERR_BAD_STATE; /* a hole: nothing changed so far only if first */
+        uint64_t stop = m->va_end < end ? m->va_end : end;
+        uint32_t nr = m->rights & (uint32_t)rights;
+        if ((nr & NS_RIGHT_WRITE) && !(nr & NS_RIGHT_READ))
+            nr &= ~NS_RIGHT_WRITE;
+        enum map_err me =
+            map_tree_protect(&as->maps, a, (stop - a) / PAGE_SIZE, nr, map_changed, as);
+        if (me != MAP_OK)
+            return me == MAP_ERR_NO_MEMORY ? NS_ERR_NO_QUOTA : NS_ERR_BAD_STATE;
+        a = stop;
+    }
+    return NS_OK;
+}
+
+enum ns_error sys_memobj_requests(struct thread *self, uint64_t memobj, uint64_t buf, uint64_t max,
+                                  uint64_t *count)
+{
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(self, memobj, NS_RIGHT_MANAGE, &mo);
+    if (e != NS_OK)
+        return e;
+    if (max > 4096 / sizeof(struct ns_page_request))
+        return NS_ERR_INVALID_ARG;
+    if ((buf & 7) || !user_range_ok(buf, max * sizeof(struct ns_page_request)))
+        return NS_ERR_BAD_ADDRESS;
+    mo->manager = self;
+    mo->manager_gen = self->obj.gen;
+    uint64_t n = 0;
+    for (struct page_request *r = mo->requests; r && n < max; r = r->next) {
+        if (r->handed_out)
+            continue;
+        struct ns_page_request out = {r->first_page, r->pages};
+        if (copy_to_user(buf + n * sizeof(out), &out, sizeof(out)))
+            return NS_ERR_BAD_ADDRESS;
+        r->handed_out = true;
+        n++;
+    }
+    *count = n;
+    return NS_OK;
+}
+
+static enum ns_error check_run(struct memobj *mo, uint64_t first, uint64_t pages)
+{
+    if (pages == 0 || first >= pages_of(mo->length) || pages > pages_of(mo->length) - first)
+        return NS_ERR_RANGE;
+    return NS_OK;
+}
+
+/* Does any outstanding request overlap [first, first + pages)? */
+static bool requested(struct memobj *mo, uint64_t first, uint64_t pages)
+{
+    for (struct page_request *r = mo->requests; r; r = r->next)
+        if (r->first_page < first + pages && first < r->first_page + r->pages)
+            return true;
+    return false;
+}
+
+enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t memobj,
+                                uint64_t first, uint64_t pages, uint64_t buf)
+{
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(self, memobj, NS_RIGHT_MANAGE, &mo);
+    if (e != NS_OK)
+        return e;
+    if ((e = check_run(mo, first, pages)) != NS_OK)
+        return e;
+    if (pages > SUPPLY_MAX_PAGES)
+        return NS_ERR_INVALID_ARG;
+    if ((buf & (PAGE_SIZE - 1)) || !user_range_ok(buf, pages * PAGE_SIZE))
+        return NS_ERR_BAD_ADDRESS;
+    /* A supply answers a request (with readahead around it allowed): pages
+     * nobody asked for at all are refused. */
+    if (!requested(mo, first, pages))
+        return NS_ERR_INVALID_ARG;
+
+    /* Copy everything into fresh frames first: a bad buffer page fails the
+     * whole call with nothing changed. */
+    void *frames[SUPPLY_MAX_PAGES] = {0};
+    uint64_t last_page = pages_of(mo->length) - 1, tail = mo->length % PAGE_SIZE;
+    for (uint64_t i = 0; i < pages && e == NS_OK; i++) {
+        if (page_cache_lookup(&mo->cache, first + i))
+            continue; /* already resident: keep what mappings see */
+        if (bank_charge(mo->obj.bank, PAGE_SIZE) != NS_OK) {
+            e = NS_ERR_NO_QUOTA;
+            break;
+        }
+        frames[i] = kmem_page_alloc(NULL);
+        if (!frames[i]) {
+            bank_uncharge(mo->obj.bank, PAGE_SIZE);
+            e = NS_ERR_NO_MEMORY;
+            break;
+        }
+        if (copy_from_user(frames[i], buf + i * PAGE_SIZE, PAGE_SIZE))
+            e = NS_ERR_BAD_ADDRESS;
+        else if (first + i == last_page && tail) /* past the length reads as zero */
+            memset((char *)frames[i] + tail, 0, PAGE_SIZE - tail);
+    }
+    for (uint64_t i = 0; i < pages && e == NS_OK; i++) {
+        struct cache_page *cp;
+        if (frames[i] &&
+            page_cache_insert(&mo->cache, first + i, direct_va_to_pa(frames[i]), 0, &cp) != PC_OK) {
+            /* Undo the ones inserted so far: they are not mapped anywhere yet. */
+            for (uint64_t k = 0; k < i; k++)
+                if (frames[k])
+                    page_cache_remove(&mo->cache, first + k, PC_REMOVE_FORCE, NULL);
+            e = NS_ERR_NO_QUOTA;
+        }
+    }
+    if (e != NS_OK) {
+        for (uint64_t i = 0; i < pages; i++)
+            if (frames[i]) {
+                kmem_page_free(frames[i]);
+                bank_uncharge(mo->obj.bank, PAGE_SIZE);
+            }
+        return e;
+    }
+    /* Wake every thread waiting for one of these pages: it retries its
+     * access, now a minor fault. */
+    for (struct page_request *r = mo->requests, *next; r; r = next) {
+        next = r->next;
+        if (r->first_page >= first && r->first_page + r->pages <= first + pages)
+            finish_request(h, mo, r, 0, 0);
+    }
+    return NS_OK;
+}
+
+enum ns_error sys_memobj_fail(struct hart *h, struct thread *self, uint64_t memobj, uint64_t first,
+                              uint64_t pages, uint64_t error)
+{
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(self, memobj, NS_RIGHT_MANAGE, &mo);
+    if (e != NS_OK)
+        return e;
+    if ((e = check_run(mo, first, pages)) != NS_OK)
+        return e;
+    if (error == NS_OK || error >= NS_ERR_COUNT || !requested(mo, first, pages))
+        return NS_ERR_INVALID_ARG;
+    for (struct page_request *r = mo->requests, *next; r; r = next) {
+        next = r->next;
+        if (r->first_page < first + pages && first < r->first_page + r->pages)
+            finish_request(h, mo, r, NS_FAULT_MANAGER, error);
+    }
+    return NS_OK;
+}
+
+struct truncate_ctx {
+    struct memobj *mo;
+};
+
+static bool truncate_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx)
+{
+    struct memobj *mo = ((struct truncate_ctx *)ctx)->mo;
+    uint64_t pa;
+    page_cache_rmap_clear(pc, cp, rmap_unmap, NULL);
+    if (page_cache_remove(pc, page, PC_REMOVE_FORCE, &pa) == PC_OK) {
+        kmem_page_free(pa_to_va(pa));
+        bank_uncharge(mo->obj.bank, PAGE_SIZE);
+    }
+    return true;
+}
+
+enum ns_error sys_memobj_set_length(struct hart *h, struct thread *self, uint64_t memobj,
+                                    uint64_t length)
+{
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(self, memobj, NS_RIGHT_MANAGE, &mo);
+    if (e != NS_OK)
+        return e;
+    if (length > UINT64_MAX - PAGE_SIZE || pages_of(length) >= PC_PAGE_LIMIT)
+        return NS_ERR_INVALID_ARG;
+    uint64_t keep = pages_of(length);
+    if (length < mo->length) {
+        /* Shrink: pages past the end leave every mapping and the cache;
+         * requests for them fail as out of range. */
+        struct truncate_ctx c = {mo};
+        page_cache_range(&mo->cache, keep, UINT64_MAX, truncate_visit, &c);
+        for (struct page_request *r = mo->requests, *next; r; r = next) {
+            next = r->next;
+            if (r->first_page + r->pages > keep)
+                finish_request(h, mo, r, NS_FAULT_RANGE, 0);
+        }
+        /* The new last page keeps its bytes past the length: zero them. */
+        struct cache_page *cp = keep ? page_cache_lookup(&mo->cache, keep - 1) : NULL;
+        if (cp && length % PAGE_SIZE)
+            memset((char *)pa_to_va(cp->pa) + length % PAGE_SIZE, 0,
+                   PAGE_SIZE - length % PAGE_SIZE);
+    }
+    mo->length = length;
+    return NS_OK;
+}
+
+enum ns_error sys_memobj_info(struct thread *self, uint64_t memobj, uint64_t *length,
+                              uint64_t *resident, uint64_t *requests)
+{
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(self, memobj, 0, &mo);
+    if (e != NS_OK)
+        return e;
+    *length = mo->length;
+    *resident = page_cache_count(&mo->cache);
+    *requests = mo->requests_made;
+    return NS_OK;
+}
+
+enum ns_error sys_memobj_set_deadline(struct thread *self, uint64_t memobj, uint64_t us)
+{
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(self, memobj, NS_RIGHT_MANAGE, &mo);
+    if (e != NS_OK)
+        return e;
+    if (us > 1000000ull * 3600 * 24)
+        return NS_ERR_INVALID_ARG;
+    mo->deadline_ticks = us_to_ticks(us);
+    if (!us)
+        deadline_untrack(mo);
+    else if (mo->requests)
+        deadline_track(mo);
+    return NS_OK;
+}
+
+void memobj_tick(struct hart *h, uint64_t now)
+{
+    for (struct memobj *mo = deadline_list, *next; mo; mo = next) {
+        next = mo->deadline_next;
+        for (struct page_request *r = mo->requests, *rn; r; r = rn) {
+            rn = r->next;
+            if (r->deadline && r->deadline <= now)
+                finish_request(h, mo, r, NS_FAULT_MANAGER, NS_ERR_TIMEOUT);
+        }
+        if (!mo->requests)
+            deadline_untrack(mo);
+    }
+}

@@ -1,0 +1,102 @@
+/* Memory objects in the kernel: the object (length, page cache, requests,
+ * manager notification), the mappings of objects into address spaces, and
+ * the fault path between them. docs/memory-objects.md tells the story; the
+ * portable pieces are map_tree.c (an address space's mappings) and
+ * page_cache.c (an object's resident pages and their reverse map).
+ *
+ * A fault on a mapped page the object does not hold creates at most one
+ * request per object page, however many threads fault on it: the request
+ * list is per object, and a thread whose page is already requested joins
+ * that request's wait queue. The faulting thread blocks (a state, not a
+ * kernel wait); the manager, told through its notification, reads the
+ * requests, and its supply or fail wakes every waiter, which retries the
+ * access (then a minor fault) or receives the failure as a fault message. */
+#ifndef NEWSYS_MEMOBJ_MEMOBJ_H
+#define NEWSYS_MEMOBJ_MEMOBJ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "include/newsys/errors.h"
+#include "kernel/core/cap.h"
+#include "kernel/core/kobj.h"
+#include "memobj/map_tree.h"
+#include "memobj/page_cache.h"
+
+struct thread;
+struct hart;
+struct aspace;
+
+struct page_request {
+    uint64_t first_page, pages;
+    uint64_t deadline;          /* timer value; 0: none */
+    bool handed_out;            /* the manager has read it */
+    struct thread *head, *tail; /* waiting threads */
+    struct page_request *next;
+};
+
+struct memobj {
+    struct kobj obj;
+    uint64_t length; /* bytes */
+    struct page_cache cache;
+    struct page_request *requests;
+    struct cap_slot notify; /* the manager's notification */
+    uint64_t requests_made;
+    /* The manager's thread - the last one that drained the requests: if it
+     * faults on this object it would wait for itself, so that fault fails
+     * at once. (Before anyone drains, the deadline bounds such a wait.) */
+    struct thread *manager;
+    uint32_t manager_gen;
+    uint64_t deadline_ticks;                      /* per request; 0: wait forever */
+    struct memobj *deadline_next, *deadline_prev; /* on the list of objects with requests */
+    bool on_deadline_list;
+    /* Mapping nodes naming this object. A destroyed object's memory stays
+     * allocated (dead) until the last of them is gone, so a mapping never
+     * points at memory reused by another object. */
+    uint64_t mappings;
+};
+
+enum fault_access { ACCESS_READ, ACCESS_WRITE, ACCESS_EXEC };
+
+void memobj_types_init(void);
+
+/* Resolve a page fault of `t` at `va` through its space's mappings.
+ * Returns 0 when dealt with (the page is mapped and the thread retries, or
+ * it waits for the manager), -1 when no mapping allows the access (the
+ * caller delivers an ordinary fault), or an NS_FAULT_* kind to deliver
+ * (with *aux for the fault message's last word). */
+int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_access access,
+                 uint64_t *aux);
+
+/* `t` waits on a page request and is being suspended or destroyed. */
+void memobj_cancel_wait(struct thread *t);
+
+/* An address space is going away: drop its mappings (reverse-map entries
+ * and mapping nodes; its page tables go with it). */
+void memobj_aspace_teardown(struct aspace *as);
+
+enum ns_error sys_memobj_create(struct thread *self, uint64_t bank, uint64_t dst, uint64_t length,
+                                uint64_t notification);
+enum ns_error sys_memobj_map(struct thread *self, uint64_t aspace, uint64_t memobj, uint64_t va,
+                             uint64_t first_page, uint64_t pages, uint64_t rights,
+                             uint64_t *effective);
+enum ns_error sys_memobj_unmap(struct thread *self, uint64_t aspace, uint64_t va, uint64_t pages);
+enum ns_error sys_memobj_protect(struct thread *self, uint64_t aspace, uint64_t va, uint64_t pages,
+                                 uint64_t rights);
+enum ns_error sys_memobj_requests(struct thread *self, uint64_t memobj, uint64_t buf, uint64_t max,
+                                  uint64_t *count);
+enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t memobj,
+                                uint64_t first, uint64_t pages, uint64_t buf);
+enum ns_error sys_memobj_fail(struct hart *h, struct thread *self, uint64_t memobj, uint64_t first,
+                              uint64_t pages, uint64_t error);
+enum ns_error sys_memobj_set_length(struct hart *h, struct thread *self, uint64_t memobj,
+                                    uint64_t length);
+enum ns_error sys_memobj_set_deadline(struct thread *self, uint64_t memobj, uint64_t us);
+/* Timer tick: fail requests whose deadline has passed. */
+void memobj_tick(struct hart *h, uint64_t now);
+void memobj_set_timebase(uint64_t hz);
+
+enum ns_error sys_memobj_info(struct thread *self, uint64_t memobj, uint64_t *length,
+                              uint64_t *resident, uint64_t *requests);
+
+#endif
