@@ -21,6 +21,8 @@
 #include "kernel/core/bank.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/kmem.h"
+#include "kernel/core/notification.h"
+#include "kernel/core/waitq.h"
 #include "kernel/core/object.h"
 #include "kernel/core/sched.h"
 #include "kernel/core/thread.h"
@@ -210,45 +212,10 @@ void memobj_aspace_teardown(struct aspace *as)
 
 /* ---- requests and waiters ---- */
 
-static void waiter_push(struct page_request *r, struct thread *t)
-{
-    t->q_next = NULL;
-    t->q_prev = r->tail;
-    if (r->tail)
-        r->tail->q_next = t;
-    else
-        r->head = t;
-    r->tail = t;
-}
-
-static struct thread *waiter_pop(struct page_request *r)
-{
-    struct thread *t = r->head;
-    if (t) {
-        r->head = t->q_next;
-        if (r->head)
-            r->head->q_prev = NULL;
-        else
-            r->tail = NULL;
-        t->q_next = t->q_prev = NULL;
-        t->ipc_op = IPC_NONE;
-        t->ipc_obj = NULL;
-    }
-    return t;
-}
-
 void memobj_cancel_wait(struct thread *t)
 {
     struct page_request *r = t->ipc_obj;
-    if (t->q_prev)
-        t->q_prev->q_next = t->q_next;
-    else
-        r->head = t->q_next;
-    if (t->q_next)
-        t->q_next->q_prev = t->q_prev;
-    else
-        r->tail = t->q_prev;
-    t->q_next = t->q_prev = NULL;
+    waitq_remove(&r->head, &r->tail, t);
 }
 
 static struct page_request *find_request(struct memobj *mo, uint64_t page)
@@ -275,11 +242,14 @@ static void finish_request(struct hart *h, struct memobj *mo, struct page_reques
                            uint64_t aux)
 {
     struct thread *t;
-    while ((t = waiter_pop(r)) != NULL) {
-        if (kind)
+    while ((t = waitq_pop(&r->head, &r->tail)) != NULL) {
+        if (kind) {
+            t->ipc_op = IPC_NONE;
+            t->ipc_obj = NULL;
             ipc_fault_or_stop(h, t, (uint64_t)kind, t->fault_va, aux);
-        else
-            sched_wake(sched_of(h), t);
+        } else {
+            ipc_wake(h, t); /* it retries its access: now a minor fault */
+        }
     }
     unlink_request(mo, r);
 }
@@ -287,7 +257,8 @@ static void finish_request(struct hart *h, struct memobj *mo, struct page_reques
 static void notify_manager(struct memobj *mo)
 {
     if (mo->notify.type == NS_CAP_NOTIFICATION && !cap_slot_stale(&mo->notify))
-        ipc_notify(sched_this_hart(), mo->notify.obj, mo->notify.badge ? mo->notify.badge : 1);
+        notification_signal(sched_this_hart(), mo->notify.obj,
+                            mo->notify.badge ? mo->notify.badge : 1);
 }
 
 /* ---- the fault path ---- */
@@ -355,12 +326,9 @@ int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_acces
         mo->requests_made++;
         notify_manager(mo);
     }
-    sched_unready(sched_of(h), t);
-    t->state = THREAD_BLOCKED;
-    t->ipc_op = IPC_PAGE_WAIT;
-    t->ipc_obj = r;
     t->fault_va = va;
-    waiter_push(r, t);
+    ipc_block(h, t, IPC_PAGE_WAIT, r);
+    waitq_push(&r->head, &r->tail, t);
     return 0;
 }
 

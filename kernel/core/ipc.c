@@ -11,51 +11,18 @@
 #include "kernel/core/cspace_obj.h"
 #include "kernel/core/object.h"
 #include "kernel/core/sched.h"
+#include "kernel/core/notification.h"
 #include "kernel/core/thread.h"
+#include "kernel/core/waitq.h"
 #include "memobj/memobj.h"
 
 static struct kcache endpoint_cache = KCACHE_INIT("endpoint", struct endpoint);
-static struct kcache notification_cache = KCACHE_INIT("notification", struct notification);
 
 enum { R_A0 = 10, R_A1 = 11, R_A2 = 12, R_A6 = 16 };
 
-/* ---- wait queues (through the thread's q_next/q_prev) ---- */
-
-static void q_push(struct thread **head, struct thread **tail, struct thread *t)
-{
-    t->q_next = NULL;
-    t->q_prev = *tail;
-    if (*tail)
-        (*tail)->q_next = t;
-    else
-        *head = t;
-    *tail = t;
-}
-
-static void q_remove(struct thread **head, struct thread **tail, struct thread *t)
-{
-    if (t->q_prev)
-        t->q_prev->q_next = t->q_next;
-    else
-        *head = t->q_next;
-    if (t->q_next)
-        t->q_next->q_prev = t->q_prev;
-    else
-        *tail = t->q_prev;
-    t->q_next = t->q_prev = NULL;
-}
-
-static struct thread *q_pop(struct thread **head, struct thread **tail)
-{
-    struct thread *t = *head;
-    if (t)
-        q_remove(head, tail, t);
-    return t;
-}
-
 /* ---- blocking and waking ---- */
 
-static void block(struct hart *h, struct thread *t, enum ipc_op op, void *obj)
+void ipc_block(struct hart *h, struct thread *t, enum ipc_op op, void *obj)
 {
     sched_unready(sched_of(h), t);
     t->state = THREAD_BLOCKED;
@@ -63,7 +30,7 @@ static void block(struct hart *h, struct thread *t, enum ipc_op op, void *obj)
     t->ipc_obj = obj;
 }
 
-static void wake(struct hart *h, struct thread *t)
+void ipc_wake(struct hart *h, struct thread *t)
 {
     t->ipc_op = IPC_NONE;
     t->ipc_obj = NULL;
@@ -73,7 +40,7 @@ static void wake(struct hart *h, struct thread *t)
 
 /* Wake with an error as the result of its system call - or, for a thread
  * whose message was a fault, stop it: nobody will ever handle the fault. */
-static void wake_error(struct hart *h, struct thread *t, enum ns_error e)
+void ipc_wake_error(struct hart *h, struct thread *t, enum ns_error e)
 {
     if (t->ipc_fault) {
         t->ipc_op = IPC_NONE;
@@ -83,7 +50,7 @@ static void wake_error(struct hart *h, struct thread *t, enum ns_error e)
         return;
     }
     t->ctx.regs[R_A0] = (unsigned long)e;
-    wake(h, t);
+    ipc_wake(h, t);
 }
 
 /* ---- message transfer ---- */
@@ -170,7 +137,7 @@ static void link_reply(struct hart *h, struct thread *server, struct thread *cal
     if (old && old->obj.gen == server->reply_gen && old->ipc_op == IPC_REPLY_WAIT &&
         old->replier == server) {
         old->replier = NULL;
-        wake_error(h, old, NS_ERR_DEAD_OBJECT);
+        ipc_wake_error(h, old, NS_ERR_DEAD_OBJECT);
     }
     server->reply_to = caller;
     server->reply_gen = caller->obj.gen;
@@ -185,7 +152,7 @@ static void link_reply(struct hart *h, struct thread *server, struct thread *cal
 static void do_send(struct hart *h, struct thread *t, struct endpoint *ep, bool call)
 {
     if (ep->receivers && ep->head) {
-        struct thread *recv = q_pop(&ep->head, &ep->tail);
+        struct thread *recv = waitq_pop(&ep->head, &ep->tail);
         transfer(t, recv, t->ipc_badge, t->ipc_grant);
         if (call) {
             sched_unready(sched_of(h), t);
@@ -193,13 +160,13 @@ static void do_send(struct hart *h, struct thread *t, struct endpoint *ep, bool 
         } else {
             t->ctx.regs[R_A0] = NS_OK;
         }
-        wake(h, recv);
+        ipc_wake(h, recv);
         return;
     }
-    block(h, t, call ? IPC_CALL : IPC_SEND, ep);
+    ipc_block(h, t, call ? IPC_CALL : IPC_SEND, ep);
     if (!ep->head)
         ep->receivers = false;
-    q_push(&ep->head, &ep->tail, t);
+    waitq_push(&ep->head, &ep->tail, t);
 }
 
 void sys_send(struct hart *h, struct thread *t, bool call)
@@ -223,20 +190,20 @@ void sys_send(struct hart *h, struct thread *t, bool call)
 static void do_recv(struct hart *h, struct thread *t, struct endpoint *ep)
 {
     if (!ep->receivers && ep->head) {
-        struct thread *sender = q_pop(&ep->head, &ep->tail);
+        struct thread *sender = waitq_pop(&ep->head, &ep->tail);
         transfer(sender, t, sender->ipc_badge, sender->ipc_grant);
         if (sender->ipc_op == IPC_CALL) {
             link_reply(h, t, sender);
         } else {
             sender->ctx.regs[R_A0] = NS_OK;
-            wake(h, sender);
+            ipc_wake(h, sender);
         }
         return;
     }
-    block(h, t, IPC_RECV, ep);
+    ipc_block(h, t, IPC_RECV, ep);
     if (!ep->head)
         ep->receivers = true;
-    q_push(&ep->head, &ep->tail, t);
+    waitq_push(&ep->head, &ep->tail, t);
 }
 
 void sys_recv(struct hart *h, struct thread *t)
@@ -267,7 +234,7 @@ static void finish_fault(struct hart *h, struct thread *caller, struct thread *s
         caller->ctx.sepc = server->ipc_msg[1];
     if (len >= 2 && server->ipc_msg[2] <= USER_TOP && !(server->ipc_msg[2] & 15))
         caller->ctx.regs[2] = server->ipc_msg[2];
-    wake(h, caller);
+    ipc_wake(h, caller);
 }
 
 /* Reply to the caller `t` owes; the result for `t` itself. */
@@ -286,7 +253,7 @@ static enum ns_error do_reply(struct hart *h, struct thread *t)
     }
     caller->replier = NULL;
     transfer(t, caller, 0, true);
-    wake(h, caller);
+    ipc_wake(h, caller);
     return NS_OK;
 }
 
@@ -338,12 +305,12 @@ void ipc_cancel(struct thread *t, enum ns_error reason, bool dying)
         case IPC_CALL:
         case IPC_RECV: {
             struct endpoint *ep = t->ipc_obj;
-            q_remove(&ep->head, &ep->tail, t);
+            waitq_remove(&ep->head, &ep->tail, t);
             break;
         }
         case IPC_NTFN_WAIT: {
             struct notification *n = t->ipc_obj;
-            q_remove(&n->head, &n->tail, t);
+            waitq_remove(&n->head, &n->tail, t);
             break;
         }
         case IPC_PAGE_WAIT:
@@ -373,61 +340,16 @@ void ipc_cancel(struct thread *t, enum ns_error reason, bool dying)
     if (caller && caller->obj.gen == t->reply_gen && caller->ipc_op == IPC_REPLY_WAIT &&
         caller->replier == t) {
         caller->replier = NULL;
-        wake_error(h, caller, NS_ERR_DEAD_OBJECT);
+        ipc_wake_error(h, caller, NS_ERR_DEAD_OBJECT);
     }
 }
 
-/* ---- notifications ---- */
+/* ---- faults from outside IPC ---- */
 
-void ipc_notify(struct hart *h, struct kobj *obj, uint64_t bits)
-{
-    struct notification *n = (struct notification *)obj;
-    n->bits |= bits;
-    struct thread *w = q_pop(&n->head, &n->tail);
-    if (w) {
-        w->ctx.regs[R_A0] = NS_OK;
-        w->ctx.regs[R_A1] = n->bits;
-        n->bits = 0;
-        wake(h, w);
-    }
-}
-
-void ipc_fault_or_stop(struct hart *h, struct thread *t, uint64_t kind, uint64_t addr,
-                       uint64_t aux)
+void ipc_fault_or_stop(struct hart *h, struct thread *t, uint64_t kind, uint64_t addr, uint64_t aux)
 {
     if (!ipc_deliver_fault(h, t, kind, addr, aux))
         thread_stop(t, "unhandled memory-object fault");
-}
-
-void sys_signal(struct hart *h, struct thread *t)
-{
-    unsigned long *r = t->ctx.regs;
-    struct cap_slot *c;
-    enum ns_error e = obj_lookup(t, r[R_A0], NS_CAP_NOTIFICATION, NS_RIGHT_WRITE, &c);
-    r[R_A0] = (unsigned long)e;
-    if (e != NS_OK)
-        return;
-    ipc_notify(h, c->obj, c->badge ? c->badge : 1);
-}
-
-void sys_wait(struct hart *h, struct thread *t, bool block_if_none)
-{
-    unsigned long *r = t->ctx.regs;
-    struct cap_slot *c;
-    enum ns_error e = obj_lookup(t, r[R_A0], NS_CAP_NOTIFICATION, NS_RIGHT_READ, &c);
-    if (e != NS_OK) {
-        r[R_A0] = (unsigned long)e;
-        return;
-    }
-    struct notification *n = (struct notification *)c->obj;
-    if (n->bits || !block_if_none) {
-        r[R_A0] = NS_OK;
-        r[R_A1] = n->bits;
-        n->bits = 0;
-        return;
-    }
-    block(h, t, IPC_NTFN_WAIT, n);
-    q_push(&n->head, &n->tail, t);
 }
 
 /* ---- objects ---- */
@@ -436,30 +358,18 @@ static void endpoint_destroy(struct kobj *obj)
 {
     struct endpoint *ep = (struct endpoint *)obj;
     struct thread *t;
-    while ((t = q_pop(&ep->head, &ep->tail)) != NULL)
-        wake_error(sched_this_hart(), t, NS_ERR_DEAD_OBJECT);
+    while ((t = waitq_pop(&ep->head, &ep->tail)) != NULL)
+        ipc_wake_error(sched_this_hart(), t, NS_ERR_DEAD_OBJECT);
     bank_uncharge_object(obj);
     kobj_kill(obj);
     obj_free(&endpoint_cache, obj);
 }
 
-static void notification_destroy(struct kobj *obj)
-{
-    struct notification *n = (struct notification *)obj;
-    struct thread *t;
-    while ((t = q_pop(&n->head, &n->tail)) != NULL)
-        wake_error(sched_this_hart(), t, NS_ERR_DEAD_OBJECT);
-    bank_uncharge_object(obj);
-    kobj_kill(obj);
-    obj_free(&notification_cache, obj);
-}
-
 void ipc_types_init(void)
 {
     static const struct kobj_type_ops ep_ops = {.destroy = endpoint_destroy};
-    static const struct kobj_type_ops ntfn_ops = {.destroy = notification_destroy};
     kobj_register_type(NS_CAP_ENDPOINT, &ep_ops);
-    kobj_register_type(NS_CAP_NOTIFICATION, &ntfn_ops);
+    notification_types_init();
 }
 
 enum ns_error sys_endpoint_create(struct thread *self, uint64_t bank, uint64_t dst)
@@ -475,22 +385,6 @@ enum ns_error sys_endpoint_create(struct thread *self, uint64_t bank, uint64_t d
     ep->head = ep->tail = NULL;
     ep->receivers = false;
     obj_create_install(&c, ep, NS_RIGHTS_ALL);
-    return NS_OK;
-}
-
-enum ns_error sys_notification_create(struct thread *self, uint64_t bank, uint64_t dst)
-{
-    struct obj_create c;
-    enum ns_error e = obj_create_decode(self, bank, dst, &c);
-    if (e != NS_OK)
-        return e;
-    struct notification *n;
-    e = obj_create_alloc(&c, &notification_cache, NS_CAP_NOTIFICATION, (void **)&n);
-    if (e != NS_OK)
-        return e;
-    n->bits = 0;
-    n->head = n->tail = NULL;
-    obj_create_install(&c, n, NS_RIGHT_READ | NS_RIGHT_WRITE);
     return NS_OK;
 }
 
@@ -573,7 +467,7 @@ void ipc_fastpath_call(struct hart *h, struct thread *t)
     if (!recv || !ep->receivers || recv->reply_to || recv->prio < t->prio || !thread_can_run(recv))
         return;
 
-    q_remove(&ep->head, &ep->tail, recv);
+    waitq_remove(&ep->head, &ep->tail, recv);
     fast_transfer(r, recv->ctx.regs, c->badge);
     recv->ipc_op = IPC_NONE;
     recv->ipc_obj = NULL;
@@ -620,6 +514,6 @@ void ipc_fastpath_reply_recv(struct hart *h, struct thread *t)
     t->ipc_obj = ep;
     if (!ep->head)
         ep->receivers = true;
-    q_push(&ep->head, &ep->tail, t);
+    waitq_push(&ep->head, &ep->tail, t);
     sched_switch_to(h, caller);
 }

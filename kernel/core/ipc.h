@@ -46,16 +46,9 @@ struct endpoint {
     bool receivers;             /* what the queue holds */
 };
 
-struct notification {
-    struct kobj obj;
-    uint64_t bits;
-    struct thread *head, *tail;
-};
-
 void ipc_types_init(void);
 
 enum ns_error sys_endpoint_create(struct thread *self, uint64_t bank, uint64_t dst);
-enum ns_error sys_notification_create(struct thread *self, uint64_t bank, uint64_t dst);
 
 /* System calls; each reads its arguments from the caller's registers and
  * writes the results there (immediately or when the thread is woken). */
@@ -82,9 +75,14 @@ bool ipc_deliver_fault(struct hart *h, struct thread *t, uint64_t kind, uint64_t
  * stop `t` if it has none. */
 void ipc_fault_or_stop(struct hart *h, struct thread *t, uint64_t kind, uint64_t addr,
                        uint64_t aux);
-/* Signal a notification from the kernel (as a capability with badge `bits`
- * would). */
-void ipc_notify(struct hart *h, struct kobj *notification, uint64_t bits);
+/* Blocking and waking for every kind of kernel wait (endpoints,
+ * notifications, page requests): `t` becomes BLOCKED on `obj` for `op`;
+ * waking makes it runnable (handed the hart next if it can), with
+ * ipc_wake_error also setting its call's result - or stopping it when what
+ * it waited in was a fault delivery. */
+void ipc_block(struct hart *h, struct thread *t, enum ipc_op op, void *obj);
+void ipc_wake(struct hart *h, struct thread *t);
+void ipc_wake_error(struct hart *h, struct thread *t, enum ns_error e);
 
 /* Take `t` out of any IPC it is blocked in (it is being suspended or
  * destroyed); its system call returns `reason`. When `dying`, a reply it

@@ -19,6 +19,7 @@
 #include "kernel/core/bank_obj.h"
 #include "kernel/core/frame_obj.h"
 #include "kernel/core/ipc.h"
+#include "kernel/core/notification.h"
 #include "kernel/core/kobj.h"
 #include "kernel/core/object.h"
 #include "kernel/core/sched.h"

@@ -40,6 +40,7 @@
 #include "kernel/core/bank.h"
 #include "kernel/core/cspace_obj.h"
 #include "kernel/core/ipc.h"
+#include "kernel/core/notification.h"
 #include "kernel/core/thread.h"
 
 #define FK_MAX_THREADS 64
