@@ -9,6 +9,7 @@
 #include "kernel/arch/riscv/irq.h"
 #include "kernel/boot/panic.h"
 #include "kernel/core/aspace.h"
+#include "kernel/core/waitq.h"
 
 void sched_init(struct sched *s)
 {
@@ -28,28 +29,14 @@ struct hart *sched_this_hart(void)
 static void q_append(struct sched *s, struct thread *t)
 {
     unsigned p = t->prio;
-    t->q_next = NULL;
-    t->q_prev = s->tail[p];
-    if (s->tail[p])
-        s->tail[p]->q_next = t;
-    else
-        s->head[p] = t;
-    s->tail[p] = t;
+    waitq_push(&s->head[p], &s->tail[p], t);
     s->ready_bits[p / 64] |= 1ull << (p % 64);
 }
 
 static void q_remove(struct sched *s, struct thread *t)
 {
     unsigned p = t->prio;
-    if (t->q_prev)
-        t->q_prev->q_next = t->q_next;
-    else
-        s->head[p] = t->q_next;
-    if (t->q_next)
-        t->q_next->q_prev = t->q_prev;
-    else
-        s->tail[p] = t->q_prev;
-    t->q_next = t->q_prev = NULL;
+    waitq_remove(&s->head[p], &s->tail[p], t);
     if (!s->head[p])
         s->ready_bits[p / 64] &= ~(1ull << (p % 64));
 }
