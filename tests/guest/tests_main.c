@@ -1178,6 +1178,41 @@ static void test_memobj_faults(void)
     memobj_teardown();
 }
 
+static void writer_to_mo(unsigned long unused)
+{
+    (void)unused;
+    *(volatile uint64_t *)MO_VA = 5;
+    ns_thread_exit();
+}
+
+static void test_memobj_protect(void)
+{
+    unsigned long state;
+    memobj_setup(4 * 4096);
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 4, NS_RIGHT_READ | NS_RIGHT_WRITE,
+                           NULL));
+    *(volatile uint64_t *)MO_VA = 7; /* writable now */
+    /* Narrow the first two pages to read-only: a write there faults, the
+     * data stays, the rest of the mapping is untouched. */
+    CHECK_OK(ns_memobj_protect(NS_SLOT_SELF_ASPACE, MO_VA, 2, NS_RIGHT_READ));
+    CHECK(*(volatile uint64_t *)MO_VA == 7);
+    *(volatile uint64_t *)(MO_VA + 2 * 4096) = 9;
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_CLIENT, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_start_fn(S_CLIENT, writer_to_mo, make_stack(1), 0));
+    ns_sleep_us(20000);
+    CHECK_OK(ns_thread_info(S_CLIENT, &state, NULL));
+    CHECK(state == NS_THREAD_STOPPED);
+    CHECK(*(volatile uint64_t *)MO_VA == 7);
+    /* Protect never widens: asking for RW again leaves it read-only. */
+    CHECK_OK(ns_memobj_protect(NS_SLOT_SELF_ASPACE, MO_VA, 2, NS_RIGHT_READ | NS_RIGHT_WRITE));
+    CHECK_ERR(ns_memobj_protect(NS_SLOT_SELF_ASPACE, MO_VA + 8 * 4096, 1, NS_RIGHT_READ),
+              NS_ERR_BAD_STATE); /* nothing mapped there */
+    CHECK_ERR(ns_memobj_protect(NS_SLOT_SELF_ASPACE, MO_VA, 1, 0x80), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA + 8 * 4096, 1), NS_ERR_BAD_STATE);
+    memobj_teardown();
+}
+
 static void test_memobj_shrink(void)
 {
     uint64_t kind, aux, resident;
@@ -1233,6 +1268,7 @@ static const struct ktest tests[] = {
     {"memobj_one_request_per_page", test_memobj_one_request_per_page},
     {"memobj_rights_and_range", test_memobj_rights_and_range},
     {"memobj_faults", test_memobj_faults},
+    {"memobj_protect", test_memobj_protect},
     {"memobj_shrink", test_memobj_shrink},
     {"spawn_hello", test_spawn_hello},
     {"spawn_bank_too_small", test_spawn_bank_too_small},
