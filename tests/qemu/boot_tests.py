@@ -58,6 +58,12 @@ USER_INIT = [r"init: hello from user mode", r"init: initrd magic 070701",
              r"init: destroyed hello: \d+ bytes reclaimed; .*: bank usage came back",
              r"init: destroyed counter: \d+ bytes reclaimed; .*: bank usage came back",
              r"(?s)(?:bank usage came back.*?){3}",
+             # The memory-object demo: one object from the zero-fill manager,
+             # two writers, a reader with a read-only capability.
+             r"demo writer 0: mapped read-write", r"demo writer 1: mapped read-write",
+             r"demo reader: mapped read-only \(asked read-write\), sum of first words 136",
+             r"init: the zero-fill manager supplied 16 pages for 1 object",
+             r"init: memory-object demo done",
              r"init: all programs ran and were reclaimed"]
 
 

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "managers/zero/zero.h"
 #include "user/rt/newsys.h"
+#include "user/rt/slots.h"
 #include "user/rt/spawn.h"
 
 #define CHILD_TIMEOUT_US 10000000
@@ -57,6 +59,70 @@ static bool run_child(const char *name, uint64_t arg)
     return waited == NS_OK && same;
 }
 
+/* The memory-object demo: the zero-fill manager serves one 16-page object;
+ * two processes write it through read-write capabilities, a third reads it
+ * through a read-only one (asking for read-write: it gets read-only); then
+ * the manager says how many pages it supplied - each page once, however
+ * many processes touched it. */
+#define INIT_IPCBUF_VA 0x3ffd000000ull
+
+static bool run_with_cap(const char *name, uint64_t arg, unsigned long cap, unsigned long rights)
+{
+    struct ns_spawn_cap c = {.src = cap, .dst = NS_SLOT_FIRST_GIVEN, .rights = rights};
+    struct ns_spawn_opts o = {.arg = arg, .ncaps = 1, .caps = &c};
+    struct ns_process p;
+    long e = ns_spawn(name, &o, &p);
+    if (e == NS_OK)
+        e = ns_process_wait(&p, CHILD_TIMEOUT_US);
+    if (e != NS_OK)
+        printf("init: %s %lu: %s\n", name, (unsigned long)arg, ns_strerror(e));
+    ns_process_destroy(&p);
+    return e == NS_OK;
+}
+
+static bool memory_object_demo(void)
+{
+    unsigned long ep, ipcbuf, obj;
+    struct ns_process zero;
+    if (ns_slot_alloc(&ep) || ns_slot_alloc(&ipcbuf) || ns_slot_alloc(&obj) ||
+        ns_endpoint_create(NS_SLOT_ROOT_BANK, ep) || ns_frame_alloc(NS_SLOT_ROOT_BANK, ipcbuf) ||
+        ns_map_frame(NS_SLOT_SELF_ASPACE, ipcbuf, INIT_IPCBUF_VA, NS_RIGHT_READ | NS_RIGHT_WRITE,
+                     NULL) ||
+        ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, INIT_IPCBUF_VA))
+        return false;
+    struct ns_spawn_cap c = {.src = ep, .dst = NS_SLOT_FIRST_GIVEN, .rights = NS_RIGHTS_ALL};
+    struct ns_spawn_opts o = {.ncaps = 1, .caps = &c, .bank_pages = 512};
+    long e = ns_spawn("zero", &o, &zero);
+    if (e != NS_OK) {
+        printf("init: cannot start the zero-fill manager: %s\n", ns_strerror(e));
+        return false;
+    }
+    struct ns_ipc_buffer *buf = (struct ns_ipc_buffer *)INIT_IPCBUF_VA;
+    buf->recv_slots[0] = obj;
+    buf->recv_count = 1;
+    struct ns_msg m = {.info = NS_MSG_INFO(ZERO_CREATE, 1, 0), .w = {16 * 4096}};
+    e = ns_call(ep, &m);
+    bool ok = e == NS_OK && NS_MSG_LABEL(m.info) == 0 && NS_MSG_CAPS(m.info) == 1;
+    printf("init: the zero-fill manager made object %lu (%s)\n", (unsigned long)m.w[0],
+           ok ? "capability received" : "FAILED");
+    if (ok) {
+        ok = run_with_cap("demo", 0, obj, NS_RIGHT_READ | NS_RIGHT_WRITE);
+        ok = run_with_cap("demo", 1, obj, NS_RIGHT_READ | NS_RIGHT_WRITE) && ok;
+        ok = run_with_cap("demo", 2, obj, NS_RIGHT_READ) && ok;
+        m = (struct ns_msg){.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
+        if (ns_call(ep, &m) == NS_OK)
+            printf("init: the zero-fill manager supplied %lu pages for %lu object(s)\n",
+                   (unsigned long)m.w[0], (unsigned long)m.w[1]);
+        ok = ok && m.w[0] == 16;
+    }
+    ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, 0);
+    ns_process_destroy(&zero);
+    ns_slot_free(obj);
+    ns_slot_free(ipcbuf);
+    ns_slot_free(ep);
+    return ok;
+}
+
 int main(void)
 {
     const struct ns_bootinfo *bi = ns_bootinfo;
@@ -81,6 +147,9 @@ int main(void)
     bool ok = run_child("hello", 10);
     ok = run_child("hello", 42) && ok;
     ok = run_child("counter", 4) && ok;
+    bool demo = memory_object_demo();
+    printf("init: memory-object demo %s\n", demo ? "done" : "FAILED");
+    ok = ok && demo;
     printf("init: %s\n", ok ? "all programs ran and were reclaimed" : "some programs failed");
 
     long e = ns_shutdown(NS_SLOT_MACHINE, ok ? 0 : 1);

@@ -1,0 +1,1 @@
+newsys_program(zero ${NEWSYS_PROGRAM_DIR}/zero.c)

@@ -1,0 +1,1 @@
+newsys_program(demo ${NEWSYS_PROGRAM_DIR}/demo.c)
