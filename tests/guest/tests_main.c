@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "managers/zero/zero.h"
 #include "tests/guest/ktest.h"
 #include "user/rt/slots.h"
 #include "user/rt/spawn.h"
@@ -1213,6 +1214,69 @@ static void test_memobj_protect(void)
     memobj_teardown();
 }
 
+/* Eight processes map the same 256-page object from the zero-fill manager
+ * and touch every page at once: the manager is asked for each page once. */
+static void test_memobj_shared_by_8_processes(void)
+{
+    struct ns_process zero, kids[8];
+    struct ns_ipc_buffer *buf = my_ipc_buffer();
+    unsigned long state;
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    struct ns_spawn_cap c = {.src = S_EP, .dst = NS_SLOT_FIRST_GIVEN, .rights = NS_RIGHTS_ALL};
+    struct ns_spawn_opts o = {.ncaps = 1, .caps = &c, .bank_pages = 1024};
+    CHECK_OK(ns_spawn("zero", &o, &zero));
+    buf->recv_slots[0] = S_MO;
+    buf->recv_count = 1;
+    struct ns_msg m = {.info = NS_MSG_INFO(ZERO_CREATE, 1, 0), .w = {256 * 4096}};
+    CHECK_OK(ns_call(S_EP, &m));
+    CHECK(NS_MSG_CAPS(m.info) == 1);
+    struct ns_spawn_cap oc = {.src = S_MO, .dst = NS_SLOT_FIRST_GIVEN, .rights = NS_RIGHT_READ};
+    struct ns_spawn_opts ko = {.arg = 3 | (256 << 8), .ncaps = 1, .caps = &oc};
+    for (unsigned i = 0; i < 8; i++)
+        CHECK_OK(ns_spawn("demo", &ko, &kids[i]));
+    for (unsigned i = 0; i < 8; i++) {
+        CHECK_OK(ns_process_wait(&kids[i], 20000000));
+        CHECK_OK(ns_thread_info(kids[i].thread, &state, NULL));
+        ns_process_destroy(&kids[i]);
+    }
+    m = (struct ns_msg){.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
+    CHECK_OK(ns_call(S_EP, &m));
+    CHECK(m.w[0] == 256); /* each page supplied once for 8 x 256 touches */
+    ns_process_destroy(&zero);
+    drop_ipc_buffer();
+    clear_slots();
+}
+
+/* The manager's bank (and so the object) is destroyed while a thread waits
+ * for a page: the waiter gets a typed fault, nothing hangs. */
+static void test_memobj_manager_dies(void)
+{
+    struct ns_msg m = {0};
+    CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 64));
+    CHECK_OK(ns_notification_create(S_BANK, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_create(S_BANK, S_MO, 4 * 4096, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 4, NS_RIGHT_READ, NULL));
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_MO_EP));
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, S_CLIENT, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_set_fault_handler(S_CLIENT, S_MO_EP));
+    CHECK_OK(ns_thread_start_fn(S_CLIENT, (void (*)(unsigned long))(void *)read_page0,
+                                make_stack(1), 0));
+    ns_sleep_us(10000); /* it waits for the page */
+    CHECK_OK(ns_bank_destroy(S_BANK));
+    CHECK_OK(ns_recv(S_MO_EP, &m));
+    CHECK(m.w[0] == NS_FAULT_DEAD);
+    m.info = NS_MSG_INFO(NS_FAULT_STOP, 0, 0);
+    CHECK_OK(ns_reply(&m));
+    ns_cap_delete(S_MO_EP);
+    ns_cap_delete(S_CLIENT);
+    /* Later touches of the dead object's mapping fail at once too. */
+    uint64_t kind, aux;
+    catch_memobj_fault(read_page3, &kind, &aux);
+    CHECK(kind == NS_FAULT_DEAD);
+    memobj_teardown();
+}
+
 static void test_memobj_shrink(void)
 {
     uint64_t kind, aux, resident;
@@ -1270,6 +1334,8 @@ static const struct ktest tests[] = {
     {"memobj_faults", test_memobj_faults},
     {"memobj_protect", test_memobj_protect},
     {"memobj_shrink", test_memobj_shrink},
+    {"memobj_shared_by_8_processes", test_memobj_shared_by_8_processes},
+    {"memobj_manager_dies", test_memobj_manager_dies},
     {"spawn_hello", test_spawn_hello},
     {"spawn_bank_too_small", test_spawn_bank_too_small},
     {"spawn_not_in_initrd", test_spawn_not_in_initrd},

@@ -17,7 +17,7 @@ int main(void)
     const struct ns_procinfo *pi = ns_procinfo();
     if (!pi)
         return 1;
-    unsigned role = (unsigned)pi->arg;
+    unsigned role = (unsigned)(pi->arg & 0xff);
     unsigned long eff;
     long e = ns_memobj_map(NS_SLOT_SELF_ASPACE, SLOT_OBJ, OBJ_VA, 0, OBJ_PAGES,
                            NS_RIGHT_READ | NS_RIGHT_WRITE, &eff);
@@ -26,6 +26,18 @@ int main(void)
         return 1;
     }
     volatile uint64_t *obj = (volatile uint64_t *)OBJ_VA;
+    if (role == 3) {
+        /* Toucher (tests): read the first word of each of the object's
+         * first N pages (N in the argument's upper bits). */
+        uint64_t n = pi->arg >> 8, sum = 0;
+        ns_memobj_unmap(NS_SLOT_SELF_ASPACE, OBJ_VA, OBJ_PAGES);
+        if (ns_memobj_map(NS_SLOT_SELF_ASPACE, SLOT_OBJ, OBJ_VA, 0, n, NS_RIGHT_READ, &eff))
+            return 1;
+        for (uint64_t p = 0; p < n; p++)
+            sum += obj[p * 512];
+        printf("demo toucher: %lu pages, sum %lu\n", (unsigned long)n, (unsigned long)sum);
+        return 0;
+    }
     if (role < 2) {
         /* Writer: pages [8 * role, 8 * role + 8): first word = page number + 1. */
         for (unsigned p = 8 * role; p < 8 * role + 8; p++)
