@@ -130,14 +130,23 @@ static struct mapping *map_alloc(void *ctx)
     struct mapping *m = kcache_alloc(&mapping_cache);
     if (!m)
         bank_uncharge(as->obj.bank, mapping_cache.size);
+    else
+        m->obj = NULL; /* a spare the tree may give back unused */
     return m;
 }
 
+static void memobj_release_memory(struct memobj *mo);
+
+/* Nodes, not removed pieces, are what name an object: a removal that only
+ * trims a node leaves it naming the object. So the count drops here. */
 static void map_free(struct mapping *m, void *ctx)
 {
     struct aspace *as = ctx;
+    struct memobj *mo = m->obj;
     kcache_free(&mapping_cache, m);
     bank_uncharge(as->obj.bank, mapping_cache.size);
+    if (mo && --mo->mappings == 0 && !mo->obj.live)
+        memobj_release_memory(mo);
 }
 
 /* A split made a second node naming the object. */
@@ -177,9 +186,6 @@ static void map_removed(void *obj, uint64_t obj_page, uint64_t va, uint64_t npag
     struct unmap_ctx u = {ctx, obj_page, va};
     if (mo->obj.live)
         page_cache_range(&mo->cache, obj_page, obj_page + npages, unmap_visit, &u);
-    /* The node itself goes after this callback; count it out now. */
-    if (--mo->mappings == 0 && !mo->obj.live)
-        memobj_release_memory(mo);
 }
 
 /* Protect narrowed a range: drop its PTEs; the next access maps again with
@@ -450,7 +456,7 @@ enum ns_error sys_memobj_map(struct thread *self, uint64_t aspace, uint64_t memo
     struct aspace *as = (struct aspace *)ac->obj;
     struct memobj *mo = (struct memobj *)mc->obj;
     /* Counted before the insert: a remap over the object's own mapping
-     * runs the removal callback, which must not see the count hit zero. */
+     * frees nodes naming it, which must not see the count hit zero. */
     mo->mappings++;
     me = map_tree_insert(&as->maps, va, pages, mo, first_page, eff, true, map_removed, as, NULL);
     if (me != MAP_OK) {

@@ -1277,6 +1277,23 @@ static void test_memobj_manager_dies(void)
     memobj_teardown();
 }
 
+/* A destroyed object stays dead for a mapping that still names it, even
+ * after a partial unmap trimmed that mapping and new objects were made. */
+static void test_memobj_dead_mapping(void)
+{
+    uint64_t kind, aux;
+    CHECK_OK(ns_notification_create(NS_SLOT_ROOT_BANK, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, 4 * 4096, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 4, NS_RIGHT_READ, NULL));
+    CHECK_OK(ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA, 1)); /* trims the node */
+    CHECK_OK(ns_cap_delete(S_MO));                            /* the object dies */
+    for (unsigned i = 0; i < 4; i++)                          /* reuse its memory, if free */
+        CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, S_RECV + i, 4 * 4096, S_MGR_NTFN));
+    catch_memobj_fault(read_page3, &kind, &aux);
+    CHECK(kind == NS_FAULT_DEAD);
+    memobj_teardown();
+}
+
 static void test_memobj_shrink(void)
 {
     uint64_t kind, aux, resident;
@@ -1334,6 +1351,7 @@ static const struct ktest tests[] = {
     {"memobj_faults", test_memobj_faults},
     {"memobj_protect", test_memobj_protect},
     {"memobj_shrink", test_memobj_shrink},
+    {"memobj_dead_mapping", test_memobj_dead_mapping},
     {"memobj_shared_by_8_processes", test_memobj_shared_by_8_processes},
     {"memobj_manager_dies", test_memobj_manager_dies},
     {"spawn_hello", test_spawn_hello},
