@@ -510,22 +510,26 @@ enum ns_error sys_memobj_protect(struct thread *self, uint64_t aspace, uint64_t 
     if (pages == 0 || pages > USER_TOP / PAGE_SIZE || !user_range_ok(va, pages * PAGE_SIZE))
         return NS_ERR_RANGE;
     struct aspace *as = (struct aspace *)ac->obj;
-    /* Protect only narrows: each mapping keeps what it had and `rights`
-     * allows. The tree sets one value per range, so the range must be
-     * uniform or we narrow mapping by mapping. */
+    /* The whole range must be mapped: check before changing anything. */
     uint64_t end = va + pages * PAGE_SIZE;
     for (uint64_t a = va; a < end;) {
         struct mapping *m = map_tree_lookup(&as->maps, a);
         if (!m)
-            return NS_ERR_BAD_STATE; /* a hole: nothing changed so far only if first */
+            return NS_ERR_BAD_STATE;
+        a = m->va_end;
+    }
+    /* Protect only narrows: each mapping keeps what it had and `rights`
+     * allows, so the range is narrowed mapping by mapping. */
+    for (uint64_t a = va; a < end;) {
+        struct mapping *m = map_tree_lookup(&as->maps, a);
         uint64_t stop = m->va_end < end ? m->va_end : end;
         uint32_t nr = m->rights & (uint32_t)rights;
         if ((nr & NS_RIGHT_WRITE) && !(nr & NS_RIGHT_READ))
             nr &= ~NS_RIGHT_WRITE;
         enum map_err me =
             map_tree_protect(&as->maps, a, (stop - a) / PAGE_SIZE, nr, map_changed, as);
-        if (me != MAP_OK)
-            return me == MAP_ERR_NO_MEMORY ? NS_ERR_NO_QUOTA : NS_ERR_BAD_STATE;
+        if (me != MAP_OK) /* only NO_MEMORY for a split: earlier pieces stay narrowed */
+            return NS_ERR_NO_QUOTA;
         a = stop;
     }
     return NS_OK;
