@@ -9,11 +9,13 @@
  *
  *   BENCH {"name": ..., "median": N, "min": N, "max": N, "n": N, "unit": "instructions"}
  *
- * which scripts/bench collects. Under QEMU with `-icount shift=0,sleep=off
- * -smp 1`, rdinstret counts executed instructions exactly, so the numbers
- * repeat from run to run; without icount they follow host time and are only
- * good for checking that the harness works. No window contains a wfi: in
- * every one of them some thread is runnable, so the kernel never idles.
+ * which scripts/bench collects; a metric whose sample covers several
+ * operations (a run of page faults) reports per operation. Under QEMU
+ * with `-icount shift=0,sleep=off -smp 1`, rdinstret counts executed
+ * instructions exactly, so the numbers repeat from run to run; without
+ * icount they follow host time and are only good for checking that the
+ * harness works. No window contains a wfi: in every one of them some thread
+ * is runnable, so the kernel never idles.
  *
  * Threads the benchmarks start share our address space and capability
  * space and run at our priority (they inherit it). */
@@ -33,6 +35,8 @@ enum {
     S_THREAD,
     S_EP,
     S_PEER,       /* the other thread of a two-thread benchmark */
+    S_MO,         /* the memory object of the memobj benchmarks */
+    S_NTFN,       /* its manager's notification */
     S_STACK = 32, /* S_STACK + i: stack frames of S_PEER */
     STACK_PAGES = 4,
 };
@@ -40,6 +44,9 @@ enum {
 #define MAP_VA    0x20000000ull /* frame_map maps here */
 #define STACK_VA  0x20100000ull /* the peer's stack */
 #define FAULT_VA  0x20900000ull /* never mapped: fault_round_trip loads from it */
+#define MO_VA     0x30000000ull /* memory objects map here */
+#define MO_PAGES  512
+#define READAHEAD 16 /* pages per supply in fault_major_zero_c16_per_page */
 #define MAX_ITERS 1000
 
 static uint64_t samples[MAX_ITERS];
@@ -83,9 +90,12 @@ static long start_peer(void (*fn)(unsigned long), unsigned long arg)
 }
 
 /* Give back everything a benchmark may have used: deleting the last
- * capability destroys the peer thread and unmaps and frees the frames. */
+ * capability destroys the peer thread and unmaps and frees the frames. A
+ * memory object's mapping goes by hand: its node would outlive the object
+ * (naming a dead one) and keep MO_VA taken. */
 static void clear_slots(void)
 {
+    (void)ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA, MO_PAGES); /* nothing mapped: an error */
     for (unsigned s = NS_SLOT_FIRST_FREE; s < S_STACK + STACK_PAGES; s++)
         ns_cap_delete(s);
 }
@@ -300,23 +310,277 @@ static long bench_fault_round_trip(uint64_t *s, unsigned n)
     return e;
 }
 
+/* ---- memory objects ----
+ *
+ * One object of MO_PAGES pages (S_MO), managed by a peer thread of ours
+ * that waits on the object's notification, reads the requests and supplies
+ * zero pages from a zeroed buffer: the zero-fill manager's work, in our
+ * own process so that every instruction of a fault's trip is counted. The
+ * kernel copies the buffer into fresh frames on supply. MO_VA is 2 MiB
+ * aligned, so the object's 512 pages share one leaf page table. */
+static uint8_t zero_buf[READAHEAD * 4096] __attribute__((aligned(4096)));
+static volatile unsigned long supply_pages; /* per request: 1, or READAHEAD */
+
+/* One requests call per wakeup: it hands out every pending request (16 is
+ * more than a single faulting thread can have), and one that arrives after
+ * it signals the notification again. Supplying the aligned run of
+ * `supply_pages` around the asked page is readahead: the kernel takes it as
+ * it overlaps the request, and skips pages that are already resident. */
+static void zero_manager(unsigned long unused)
+{
+    (void)unused;
+    struct ns_page_request req[16];
+    for (;;) {
+        uint64_t bits;
+        unsigned long n;
+        if (ns_wait(S_NTFN, &bits) != NS_OK)
+            fail_from_thread("bench: zero manager: wait failed\n");
+        do {
+            if (ns_memobj_requests(S_MO, req, 16, &n) != NS_OK)
+                fail_from_thread("bench: zero manager: reading requests failed\n");
+            for (unsigned long i = 0; i < n; i++) {
+                uint64_t first = req[i].first_page - req[i].first_page % supply_pages;
+                /* A failed supply would leave the faulting thread waiting
+                 * for good: stop the benchmark instead. */
+                if (ns_memobj_supply(S_MO, first, supply_pages, zero_buf) != NS_OK)
+                    fail_from_thread("bench: zero manager: supply failed\n");
+            }
+        } while (n == 16);
+    }
+}
+
+/* The object and its manager; nothing mapped yet. */
+static long memobj_setup(unsigned long pages_per_supply)
+{
+    supply_pages = pages_per_supply;
+    long e = ns_notification_create(NS_SLOT_ROOT_BANK, S_NTFN);
+    if (e == NS_OK)
+        e = ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, MO_PAGES * 4096ull, S_NTFN);
+    if (e == NS_OK)
+        e = start_peer(zero_manager, 0);
+    return e;
+}
+
+/* Map `pages` pages of the object from page 0 at MO_VA, read-write. */
+static long mo_map(uint64_t pages)
+{
+    return ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, pages, NS_RIGHT_READ | NS_RIGHT_WRITE,
+                         NULL);
+}
+
+/* Read one word of each of `pages` pages from MO_VA: each read of a page
+ * that is not mapped here yet faults. */
+static void touch(uint64_t pages)
+{
+    for (uint64_t p = 0; p < pages; p++)
+        (void)*(volatile uint64_t *)(uintptr_t)(MO_VA + p * 4096);
+}
+
+/* Make every page from 0 to MO_PAGES resident: resolving the
+ * faults supplies them, the manager's readahead making it quick. */
+static long make_resident(void)
+{
+    long e = mo_map(MO_PAGES);
+    if (e == NS_OK)
+        touch(MO_PAGES);
+    if (e == NS_OK)
+        e = ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA, MO_PAGES);
+    return e;
+}
+
+/* Forget every resident page (they leave our mapping too), so the next
+ * touch of any page is a major fault again. */
+static long drop_resident(void)
+{
+    long e = ns_memobj_set_length(S_MO, 0);
+    if (e == NS_OK)
+        e = ns_memobj_set_length(S_MO, MO_PAGES * 4096ull);
+    return e;
+}
+
+/* One read of `va`; the window holds only the load, with every trap it
+ * takes before it completes. */
+static inline uint64_t timed_load(uint64_t va)
+{
+    uint64_t t0, t1, tmp;
+    asm volatile("rdinstret %0\n"
+                 "ld %2, 0(%3)\n"
+                 "rdinstret %1\n"
+                 : "=&r"(t0), "=&r"(t1), "=&r"(tmp)
+                 : "r"(va)
+                 : "memory");
+    (void)tmp;
+    return t1 - t0;
+}
+
+/* One read in each of READAHEAD consecutive pages from `va`. The window
+ * also holds the READAHEAD - 1 adds stepping to the next page: under one
+ * instruction per page. */
+static inline uint64_t timed_load_run(uint64_t va)
+{
+    uint64_t t0, t1, tmp, a = va, step = 4096;
+    _Static_assert(READAHEAD == 16, "the asm below reads 16 pages");
+    asm volatile("rdinstret %0\n"
+                 ".rept 15\n"
+                 "ld %2, 0(%3)\n"
+                 "add %3, %3, %4\n"
+                 ".endr\n"
+                 "ld %2, 0(%3)\n"
+                 "rdinstret %1\n"
+                 : "=&r"(t0), "=&r"(t1), "=&r"(tmp), "+&r"(a)
+                 : "r"(step)
+                 : "memory");
+    (void)tmp;
+    return t1 - t0;
+}
+
+/* fault_minor: page 0 is resident in the object, and a fresh mapping of
+ * it (unmapped and mapped again outside the window) has no PTE for it, so
+ * the read traps and the kernel maps the cached frame: map-tree lookup,
+ * page-cache lookup, PTE, reverse-map entry, return. */
+static long bench_fault_minor(uint64_t *s, unsigned n)
+{
+    long e = memobj_setup(1);
+    if (e == NS_OK)
+        e = mo_map(1);
+    if (e == NS_OK)
+        touch(1); /* the one major fault: page 0 becomes resident */
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        e = ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA, 1);
+        if (e == NS_OK)
+            e = mo_map(1);
+        if (e != NS_OK)
+            break;
+        uint64_t d = timed_load(MO_VA);
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+    }
+    return e;
+}
+
+/* fault_major_zero: page 0 is not resident (the object was emptied
+ * outside the window). The window runs from the read to its completion:
+ * the fault making the request and signalling the manager, the switch to
+ * the manager, its wait returning, its requests and supply calls (the
+ * kernel copying 4 KiB into a fresh frame and waking us), its next wait
+ * blocking, the switch back, and our retried read - now a minor fault. */
+static long bench_fault_major_zero(uint64_t *s, unsigned n)
+{
+    long e = memobj_setup(1);
+    if (e == NS_OK)
+        e = mo_map(1);
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        if ((e = drop_resident()) != NS_OK)
+            break;
+        uint64_t d = timed_load(MO_VA);
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+    }
+    return e;
+}
+
+/* fault_major_zero_c16_per_page: as fault_major_zero, but the manager
+ * answers the request for page 0 with pages 0-15 in one supply, so of the
+ * 16 reads in the window the first is a major fault and the other 15 minor
+ * ones. Reported per page: the window's total / 16, rounded down. */
+static long bench_fault_major_zero_c16(uint64_t *s, unsigned n)
+{
+    long e = memobj_setup(READAHEAD);
+    if (e == NS_OK)
+        e = mo_map(READAHEAD);
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        if ((e = drop_resident()) != NS_OK)
+            break;
+        uint64_t d = timed_load_run(MO_VA);
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+    }
+    return e;
+}
+
+/* map_N: NS_SYS_MEMOBJ_MAP of N pages at MO_VA into our own space; the
+ * unmap is outside the window. Map writes no PTE (faults do), so this is
+ * the map-tree insert; the pages need not be resident. */
+static long memobj_map_n(uint64_t *s, unsigned n, uint64_t pages)
+{
+    long e = memobj_setup(1);
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        uint64_t d;
+        TIMED(d, e = mo_map(pages));
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+        if (e == NS_OK)
+            e = ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA, pages);
+    }
+    return e;
+}
+
+static long bench_map_1(uint64_t *s, unsigned n)
+{
+    return memobj_map_n(s, n, 1);
+}
+
+static long bench_map_512(uint64_t *s, unsigned n)
+{
+    return memobj_map_n(s, n, MO_PAGES);
+}
+
+/* unmap_N: NS_SYS_MEMOBJ_UNMAP of N pages at MO_VA, each of them resident
+ * and mapped here (mapped and read outside the window), so the window
+ * holds the map-tree removal and, per page, the reverse-map entry and PTE
+ * removal with its sfence.vma. */
+static long memobj_unmap_n(uint64_t *s, unsigned n, uint64_t pages)
+{
+    long e = memobj_setup(READAHEAD);
+    if (e == NS_OK)
+        e = make_resident();
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        if ((e = mo_map(pages)) != NS_OK)
+            break;
+        touch(pages); /* minor faults only: every page is resident */
+        uint64_t d;
+        TIMED(d, e = ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA, pages));
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+    }
+    return e;
+}
+
+static long bench_unmap_1(uint64_t *s, unsigned n)
+{
+    return memobj_unmap_n(s, n, 1);
+}
+
+static long bench_unmap_512(uint64_t *s, unsigned n)
+{
+    return memobj_unmap_n(s, n, MO_PAGES);
+}
+
 /* ---- the table and the runner ---- */
 
 struct bench {
     const char *name;
     long (*run)(uint64_t *s, unsigned n);
     unsigned n;
+    unsigned per; /* a sample covers this many operations */
 };
 
 static const struct bench benches[] = {
-    {"null_syscall", bench_null_syscall, 1000},
-    {"cap_copy", bench_cap_copy, 1000},
-    {"frame_map", bench_frame_map, 1000},
-    {"thread_create", bench_thread_create, 1000},
-    {"thread_switch", bench_thread_switch, 1000},
-    {"ipc_call_reply_0w", bench_ipc_call_reply_0w, 1000},
-    {"ipc_call_reply_4w", bench_ipc_call_reply_4w, 1000},
-    {"fault_round_trip", bench_fault_round_trip, 1000},
+    {"null_syscall", bench_null_syscall, 1000, 1},
+    {"cap_copy", bench_cap_copy, 1000, 1},
+    {"frame_map", bench_frame_map, 1000, 1},
+    {"thread_create", bench_thread_create, 1000, 1},
+    {"thread_switch", bench_thread_switch, 1000, 1},
+    {"ipc_call_reply_0w", bench_ipc_call_reply_0w, 1000, 1},
+    {"ipc_call_reply_4w", bench_ipc_call_reply_4w, 1000, 1},
+    {"fault_round_trip", bench_fault_round_trip, 1000, 1},
+    {"fault_minor", bench_fault_minor, 1000, 1},
+    {"fault_major_zero", bench_fault_major_zero, 1000, 1},
+    {"fault_major_zero_c16_per_page", bench_fault_major_zero_c16, 1000, READAHEAD},
+    {"map_1", bench_map_1, 1000, 1},
+    {"map_512", bench_map_512, 1000, 1},
+    {"unmap_1", bench_unmap_1, 1000, 1},
+    {"unmap_512", bench_unmap_512, 1000, 1},
 };
 
 static int cmp_u64(const void *a, const void *b)
@@ -325,12 +589,13 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Subtract the empty pair, sort, print. The median of an even count is the
- * lower middle sample, so it is always a measured value. */
-static void report(const char *name, uint64_t *s, unsigned n)
+/* Subtract the empty pair, divide by the operations a sample covers
+ * (rounding down), sort, print. The median of an even count is the lower
+ * middle sample, so it is always a measured value. */
+static void report(const char *name, uint64_t *s, unsigned n, unsigned per)
 {
     for (unsigned i = 0; i < n; i++)
-        s[i] = s[i] > pair_cost ? s[i] - pair_cost : 0;
+        s[i] = (s[i] > pair_cost ? s[i] - pair_cost : 0) / per;
     qsort(s, n, sizeof(*s), cmp_u64);
     printf("BENCH {\"name\": \"%s\", \"median\": %lu, \"min\": %lu, \"max\": %lu, \"n\": %u, "
            "\"unit\": \"instructions\"}\n",
@@ -371,7 +636,7 @@ int main(void)
             failed++;
             continue;
         }
-        report(b->name, samples, n);
+        report(b->name, samples, n, b->per);
     }
     printf("bench: done, %u failed\n", failed);
     ns_shutdown(NS_SLOT_MACHINE, failed ? 1 : 0);
