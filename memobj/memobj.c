@@ -607,7 +607,7 @@ enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t me
             e = NS_ERR_NO_QUOTA;
             break;
         }
-        frames[i] = kmem_page_alloc(NULL);
+        frames[i] = kmem_page_alloc_dirty(NULL); /* all of it is copied over */
         if (!frames[i]) {
             bank_uncharge(mo->obj.bank, PAGE_SIZE);
             e = NS_ERR_NO_MEMORY;

@@ -17,15 +17,21 @@ struct frame_allocator *kmem_frames(void)
     return frames;
 }
 
-void *kmem_page_alloc(uint64_t *pa)
+void *kmem_page_alloc_dirty(uint64_t *pa)
 {
     uint64_t p;
     if (frame_alloc(frames, &p) != FRAME_OK)
         return NULL;
-    void *va = pa_to_va(p);
-    memset(va, 0, PAGE_SIZE);
     if (pa)
         *pa = p;
+    return pa_to_va(p);
+}
+
+void *kmem_page_alloc(uint64_t *pa)
+{
+    void *va = kmem_page_alloc_dirty(pa);
+    if (va)
+        memset(va, 0, PAGE_SIZE);
     return va;
 }
 

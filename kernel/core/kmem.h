@@ -20,6 +20,8 @@ struct frame_allocator *kmem_frames(void);
 
 /* A zeroed page: its kernel address, and its physical address in *pa. */
 void *kmem_page_alloc(uint64_t *pa);
+/* The same without zeroing, for a caller about to overwrite all of it. */
+void *kmem_page_alloc_dirty(uint64_t *pa);
 void kmem_page_free(void *va);
 
 struct kcache {
