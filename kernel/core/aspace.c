@@ -192,9 +192,7 @@ static void aspace_destroy(struct kobj *obj)
     }
     if (as->asid)
         asm volatile("sfence.vma zero, %0" ::"r"((unsigned long)as->asid) : "memory");
-    bank_uncharge_object(obj);
-    kobj_kill(obj);
-    obj_free(&aspace_cache, obj);
+    obj_retire(&aspace_cache, obj);
 }
 
 void aspace_types_init(void)

@@ -44,9 +44,7 @@ static void cspace_destroy(struct kobj *obj)
 {
     struct cspace_obj *c = (struct cspace_obj *)obj;
     cspace_obj_release(c);
-    bank_uncharge_object(obj);
-    kobj_kill(obj);
-    obj_free(&cspace_cache, obj);
+    obj_retire(&cspace_cache, obj);
 }
 
 void cspace_types_init(void)

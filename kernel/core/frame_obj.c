@@ -29,9 +29,7 @@ static void frame_destroy(struct kobj *obj)
     frame_unmap(f);
     kmem_page_free(pa_to_va(f->pa));
     bank_uncharge(obj->bank, PAGE_SIZE);
-    bank_uncharge_object(obj);
-    kobj_kill(obj);
-    obj_free(&frame_cache, obj);
+    obj_retire(&frame_cache, obj);
 }
 
 void frame_types_init(void)

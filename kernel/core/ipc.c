@@ -360,9 +360,7 @@ static void endpoint_destroy(struct kobj *obj)
     struct thread *t;
     while ((t = waitq_pop(&ep->head, &ep->tail)) != NULL)
         ipc_wake_error(sched_this_hart(), t, NS_ERR_DEAD_OBJECT);
-    bank_uncharge_object(obj);
-    kobj_kill(obj);
-    obj_free(&endpoint_cache, obj);
+    obj_retire(&endpoint_cache, obj);
 }
 
 void ipc_types_init(void)

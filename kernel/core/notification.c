@@ -62,9 +62,7 @@ static void notification_destroy(struct kobj *obj)
     struct thread *t;
     while ((t = waitq_pop(&n->head, &n->tail)) != NULL)
         ipc_wake_error(sched_this_hart(), t, NS_ERR_DEAD_OBJECT);
-    bank_uncharge_object(obj);
-    kobj_kill(obj);
-    obj_free(&notification_cache, obj);
+    obj_retire(&notification_cache, obj);
 }
 
 enum ns_error sys_notification_create(struct thread *self, uint64_t bank, uint64_t dst)

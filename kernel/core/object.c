@@ -57,6 +57,11 @@ enum ns_error obj_create_alloc(struct obj_create *c, struct kcache *cache, enum 
 
 void obj_create_abort(struct kcache *cache, void *obj)
 {
+    obj_retire(cache, obj);
+}
+
+void obj_retire(struct kcache *cache, struct kobj *obj)
+{
     bank_uncharge_object(obj);
     kobj_kill(obj);
     obj_free(cache, obj);

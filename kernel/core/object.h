@@ -34,6 +34,9 @@ enum ns_error obj_create_alloc(struct obj_create *c, struct kcache *cache, enum 
                                void **out);
 /* Undo obj_create_alloc when a later step fails. */
 void obj_create_abort(struct kcache *cache, void *obj);
+/* The end of every destroy hook: uncharge the object from its bank, mark
+ * it dead (its capabilities turn stale), give back its memory. */
+void obj_retire(struct kcache *cache, struct kobj *obj);
 /* Return a dead object's memory to its cache - unless its generation
  * counter is used up, in which case the memory is retired for good, since
  * a stale capability with a wrapped generation would look valid. */

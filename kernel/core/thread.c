@@ -35,9 +35,7 @@ static void thread_destroy(struct kobj *obj)
     cap_slot_delete(&t->fault_cap);
     cap_slot_delete(&t->as_cap);
     cap_slot_delete(&t->cs_cap);
-    bank_uncharge_object(obj);
-    kobj_kill(obj);
-    obj_free(&thread_cache, obj);
+    obj_retire(&thread_cache, obj);
 }
 
 void thread_types_init(void)

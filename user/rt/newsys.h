@@ -14,9 +14,10 @@
 #include "include/newsys/ipc.h"
 #include "include/newsys/syscall.h"
 
+/* A call's error (a0) and its results (a1..a3). */
 struct ns_ret {
     long err;
-    unsigned long v1;
+    unsigned long v1, v2, v3;
 };
 
 static inline struct ns_ret ns_syscall(unsigned long nr, unsigned long a0, unsigned long a1,
@@ -34,7 +35,7 @@ static inline struct ns_ret ns_syscall(unsigned long nr, unsigned long a0, unsig
                  : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5)
                  : "r"(r7)
                  : "memory");
-    return (struct ns_ret){(long)r0, r1};
+    return (struct ns_ret){(long)r0, r1, r2, r3};
 }
 
 static inline long ns_debug_write(const char *buf, size_t len)
@@ -105,18 +106,13 @@ struct ns_cap_info {
 };
 static inline long ns_cap_identify(unsigned long slot, struct ns_cap_info *info)
 {
-    register unsigned long r0 asm("a0") = slot;
-    register unsigned long r1 asm("a1");
-    register unsigned long r2 asm("a2");
-    register unsigned long r3 asm("a3");
-    register unsigned long r7 asm("a7") = NS_SYS_CAP_IDENTIFY;
-    asm volatile("ecall" : "+r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(r7) : "memory", "a4", "a5");
+    struct ns_ret r = ns_syscall(NS_SYS_CAP_IDENTIFY, slot, 0, 0, 0, 0, 0);
     if (info) { /* always written: zeros on error */
-        info->type = r0 ? 0 : r1;
-        info->rights = r0 ? 0 : r2;
-        info->badge = r0 ? 0 : r3;
+        info->type = r.err ? 0 : r.v1;
+        info->rights = r.err ? 0 : r.v2;
+        info->badge = r.err ? 0 : r.v3;
     }
-    return (long)r0;
+    return r.err;
 }
 
 /* Space banks. */
@@ -126,16 +122,12 @@ static inline long ns_bank_create(unsigned long bank, unsigned long dst, uint64_
 }
 static inline long ns_bank_info(unsigned long bank, uint64_t *limit_pages, uint64_t *used_bytes)
 {
-    register unsigned long r0 asm("a0") = bank;
-    register unsigned long r1 asm("a1");
-    register unsigned long r2 asm("a2");
-    register unsigned long r7 asm("a7") = NS_SYS_BANK_INFO;
-    asm volatile("ecall" : "+r"(r0), "=r"(r1), "=r"(r2) : "r"(r7) : "memory", "a3", "a4", "a5");
+    struct ns_ret r = ns_syscall(NS_SYS_BANK_INFO, bank, 0, 0, 0, 0, 0);
     if (limit_pages)
-        *limit_pages = r0 ? 0 : r1;
+        *limit_pages = r.err ? 0 : r.v1;
     if (used_bytes)
-        *used_bytes = r0 ? 0 : r2;
-    return (long)r0;
+        *used_bytes = r.err ? 0 : r.v2;
+    return r.err;
 }
 static inline long ns_bank_destroy(unsigned long bank)
 {
@@ -196,16 +188,12 @@ static inline long ns_thread_set_regs(unsigned long t, uint64_t pc, uint64_t sp,
 }
 static inline long ns_thread_info(unsigned long t, unsigned long *state, unsigned long *prio)
 {
-    register unsigned long r0 asm("a0") = t;
-    register unsigned long r1 asm("a1");
-    register unsigned long r2 asm("a2");
-    register unsigned long r7 asm("a7") = NS_SYS_THREAD_INFO;
-    asm volatile("ecall" : "+r"(r0), "=r"(r1), "=r"(r2) : "r"(r7) : "memory", "a3", "a4", "a5");
+    struct ns_ret r = ns_syscall(NS_SYS_THREAD_INFO, t, 0, 0, 0, 0, 0);
     if (state)
-        *state = r0 ? 0 : r1;
+        *state = r.err ? 0 : r.v1;
     if (prio)
-        *prio = r0 ? 0 : r2;
-    return (long)r0;
+        *prio = r.err ? 0 : r.v2;
+    return r.err;
 }
 
 /* IPC. A message: the info word, the four register words, and (on
@@ -356,17 +344,12 @@ static inline long ns_memobj_set_deadline(unsigned long memobj, uint64_t us)
 static inline long ns_memobj_requests_made(unsigned long memobj, uint64_t *resident,
                                            uint64_t *requests)
 {
-    register unsigned long r0 asm("a0") = memobj;
-    register unsigned long r1 asm("a1");
-    register unsigned long r2 asm("a2");
-    register unsigned long r3 asm("a3");
-    register unsigned long r7 asm("a7") = NS_SYS_MEMOBJ_INFO;
-    asm volatile("ecall" : "+r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(r7) : "memory", "a4", "a5");
+    struct ns_ret r = ns_syscall(NS_SYS_MEMOBJ_INFO, memobj, 0, 0, 0, 0, 0);
     if (resident)
-        *resident = r0 ? 0 : r2;
+        *resident = r.err ? 0 : r.v2;
     if (requests)
-        *requests = r0 ? 0 : r3;
-    return (long)r0;
+        *requests = r.err ? 0 : r.v3;
+    return r.err;
 }
 
 /* Start thread `t` (in this address space) running fn(arg) on the stack
