@@ -287,18 +287,20 @@ int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_acces
 
     /* A PTE already there is either ours, and the TLB was stale, or a
      * frame someone mapped over the range by hand, which forbids this
-     * access: an ordinary fault, never a retry loop. */
+     * access: an ordinary fault, never a retry loop. The page tables are
+     * walked for it only when mapping finds the slot taken (minor fault)
+     * or before asking the manager (major fault), not on every fault. */
     uint64_t old_pa, old_flags;
     struct cache_page *cp = page_cache_lookup(&mo->cache, page);
-    if (aspace_lookup(as, vpage, &old_pa, &old_flags)) {
-        if (!cp || old_pa != cp->pa)
-            return -1;
-        asm volatile("sfence.vma %0" ::"r"(vpage) : "memory");
-        return 0;
-    }
     if (cp) {
         /* Minor fault: the object has the page; map it here too. */
         enum ns_error e = aspace_map_page(as, vpage, cp->pa, m->rights);
+        if (e == NS_ERR_RANGE) {
+            if (!aspace_lookup(as, vpage, &old_pa, &old_flags) || old_pa != cp->pa)
+                return -1;
+            asm volatile("sfence.vma %0" ::"r"(vpage) : "memory");
+            return 0;
+        }
         if (e != NS_OK || page_cache_rmap_add(&mo->cache, cp, as, vpage) != PC_OK) {
             if (e == NS_OK)
                 aspace_unmap_page(as, vpage, NULL);
@@ -307,6 +309,8 @@ int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_acces
         }
         return 0;
     }
+    if (aspace_lookup(as, vpage, &old_pa, &old_flags))
+        return -1;
 
     /* Major fault. The manager itself would wait for its own answer. */
     if (mo->manager == t && t->obj.gen == mo->manager_gen) {
