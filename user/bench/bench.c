@@ -19,6 +19,7 @@
  *
  * Threads the benchmarks start share our address space and capability
  * space and run at our priority (they inherit it). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -583,6 +584,24 @@ static const struct bench benches[] = {
     {"unmap_512", bench_unmap_512, 1000, 1},
 };
 
+/* The value of `key` (e.g. "bench=") in the kernel command line, or NULL:
+ * it runs to the next space. */
+static const char *cmdline_word(const char *key)
+{
+    const char *c = ns_bootinfo->cmdline;
+    size_t k = strlen(key);
+    for (const char *p = c; *p; p++)
+        if ((p == c || p[-1] == ' ') && strncmp(p, key, k) == 0)
+            return p + k;
+    return NULL;
+}
+
+static bool word_is(const char *word, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(word, name, n) == 0 && (word[n] == 0 || word[n] == ' ');
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -625,10 +644,18 @@ int main(void)
     pair_cost = measure_pair_cost();
     printf("bench: %u metrics, rdinstret pair costs %lu (subtracted)\n",
            (unsigned)(sizeof(benches) / sizeof(benches[0])), (unsigned long)pair_cost);
+    /* `bench=NAME` on the kernel command line runs only that metric, and
+     * `bench_n=N` takes N samples (scripts/profile uses both). */
+    const char *only = cmdline_word("bench=");
+    const char *n_word = cmdline_word("bench_n=");
+    unsigned n_override = n_word ? (unsigned)strtoul(n_word, NULL, 10) : 0;
     unsigned failed = 0;
     for (unsigned i = 0; i < sizeof(benches) / sizeof(benches[0]); i++) {
         const struct bench *b = &benches[i];
-        unsigned n = b->n < MAX_ITERS ? b->n : MAX_ITERS;
+        if (only && !word_is(only, b->name))
+            continue;
+        unsigned n = n_override ? n_override : b->n;
+        n = n < MAX_ITERS ? n : MAX_ITERS;
         long e = b->run(samples, n);
         clear_slots();
         if (e != NS_OK) {
