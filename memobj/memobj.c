@@ -49,9 +49,9 @@ static struct kcache *small_cache(size_t size)
     return NULL;
 }
 
-/* Deadlines: objects with outstanding requests that carry one sit on this
- * list, which the timer tick walks. */
-static struct memobj *deadline_list;
+/* Objects with outstanding requests sit on this list, which the timer tick
+ * walks to fail requests past their deadline and those of dead managers. */
+static struct memobj *pending_list;
 static uint64_t timebase_hz = 10000000;
 
 #define DEFAULT_DEADLINE_US 1000000
@@ -66,29 +66,29 @@ static uint64_t us_to_ticks(uint64_t us)
     return (uint64_t)((unsigned __int128)us * timebase_hz / 1000000);
 }
 
-static void deadline_track(struct memobj *mo)
+static void pending_track(struct memobj *mo)
 {
-    if (mo->on_deadline_list || !mo->deadline_ticks)
+    if (mo->on_pending_list)
         return;
-    mo->deadline_prev = NULL;
-    mo->deadline_next = deadline_list;
-    if (deadline_list)
-        deadline_list->deadline_prev = mo;
-    deadline_list = mo;
-    mo->on_deadline_list = true;
+    mo->pending_prev = NULL;
+    mo->pending_next = pending_list;
+    if (pending_list)
+        pending_list->pending_prev = mo;
+    pending_list = mo;
+    mo->on_pending_list = true;
 }
 
-static void deadline_untrack(struct memobj *mo)
+static void pending_untrack(struct memobj *mo)
 {
-    if (!mo->on_deadline_list)
+    if (!mo->on_pending_list)
         return;
-    if (mo->deadline_prev)
-        mo->deadline_prev->deadline_next = mo->deadline_next;
+    if (mo->pending_prev)
+        mo->pending_prev->pending_next = mo->pending_next;
     else
-        deadline_list = mo->deadline_next;
-    if (mo->deadline_next)
-        mo->deadline_next->deadline_prev = mo->deadline_prev;
-    mo->on_deadline_list = false;
+        pending_list = mo->pending_next;
+    if (mo->pending_next)
+        mo->pending_next->pending_prev = mo->pending_prev;
+    mo->on_pending_list = false;
 }
 
 static uint64_t pages_of(uint64_t bytes)
@@ -104,11 +104,10 @@ static void *pc_alloc(size_t size, void *ctx)
     struct kcache *c = small_cache(size);
     if (!c || bank_charge(mo->obj.bank, c->size) != NS_OK)
         return NULL;
-    void *p = kcache_alloc(c);
+    /* page_cache.c initialises all it uses: no clearing here. */
+    void *p = kcache_alloc_uninit(c);
     if (!p)
         bank_uncharge(mo->obj.bank, c->size);
-    else
-        memset(p, 0, size);
     return p;
 }
 
@@ -127,7 +126,7 @@ static struct mapping *map_alloc(void *ctx)
     struct aspace *as = ctx;
     if (bank_charge(as->obj.bank, mapping_cache.size) != NS_OK)
         return NULL;
-    struct mapping *m = kcache_alloc(&mapping_cache);
+    struct mapping *m = kcache_alloc_uninit(&mapping_cache); /* the tree sets every field */
     if (!m)
         bank_uncharge(as->obj.bank, mapping_cache.size);
     else
@@ -242,10 +241,37 @@ static void unlink_request(struct memobj *mo, struct page_request *r)
     kcache_free(&request_cache, r);
 }
 
-/* Wake every waiter of `r` to retry its access, or (kind != 0) deliver
- * them the fault `kind`; then forget the request. */
-static void finish_request(struct hart *h, struct memobj *mo, struct page_request *r, int kind,
-                           uint64_t aux)
+static const uint32_t access_right[] = {NS_RIGHT_READ, NS_RIGHT_WRITE, NS_RIGHT_EXEC};
+
+static int map_cached(struct memobj *mo, struct cache_page *cp, struct aspace *as, uint64_t vpage,
+                      uint32_t rights, uint64_t *aux);
+
+/* A waiter's page has arrived: map it into the waiter's space now, as its
+ * retried access would, so it resumes without taking that minor fault.
+ * Anything unusual (its mapping changed while it slept, a page table that
+ * cannot be charged) is left to the retry, which sees it as a fault would. */
+static void map_for_waiter(struct memobj *mo, struct thread *t)
+{
+    if (!thread_can_run(t))
+        return;
+    struct mapping *m = map_tree_lookup(&t->as->maps, t->fault_va);
+    if (!m || m->obj != mo || !(m->rights & access_right[t->fault_access]))
+        return;
+    uint64_t vpage = t->fault_va & ~(uint64_t)(PAGE_SIZE - 1);
+    struct cache_page *cp =
+        page_cache_lookup(&mo->cache, m->obj_page + (vpage - m->va_start) / PAGE_SIZE);
+    uint64_t aux;
+    if (cp)
+        (void)map_cached(mo, cp, t->as, vpage, m->rights, &aux);
+}
+
+/* Wake every waiter of `r`: with kind == 0 its page (or some page of the
+ * request) arrived and it goes on - mapped already if its own page is
+ * here, else retrying, which joins what is left of the request; with kind
+ * != 0 it receives the fault `kind`. The request is forgotten when no page
+ * of it is missing any more, or when it failed. */
+static void wake_request(struct hart *h, struct memobj *mo, struct page_request *r, int kind,
+                         uint64_t aux)
 {
     struct thread *t;
     while ((t = waitq_pop(&r->head, &r->tail)) != NULL) {
@@ -254,28 +280,117 @@ static void finish_request(struct hart *h, struct memobj *mo, struct page_reques
             t->ipc_obj = NULL;
             ipc_fault_or_stop(h, t, (uint64_t)kind, t->fault_va, aux);
         } else {
-            ipc_wake(h, t); /* it retries its access: now a minor fault */
+            map_for_waiter(mo, t);
+            ipc_wake(h, t);
         }
     }
-    unlink_request(mo, r);
+    if (kind || r->missing == 0)
+        unlink_request(mo, r);
+}
+
+/* Is the manager still there to be asked? Its notification is the mark:
+ * it dies with the manager's bank (or a revoke by the manager). */
+static bool manager_alive(const struct memobj *mo)
+{
+    return mo->notify.type == NS_CAP_NOTIFICATION && !cap_slot_stale(&mo->notify);
 }
 
 static void notify_manager(struct memobj *mo)
 {
-    if (mo->notify.type == NS_CAP_NOTIFICATION && !cap_slot_stale(&mo->notify))
-        notification_signal(sched_this_hart(), mo->notify.obj,
-                            mo->notify.badge ? mo->notify.badge : 1);
+    notification_signal(sched_this_hart(), mo->notify.obj, mo->notify.badge ? mo->notify.badge : 1);
+}
+
+/* The one request for `page` and the missing pages after it: at most the
+ * object's cluster size, stopping at the object's end and at the first
+ * page that is resident or already requested. */
+static struct page_request *new_request(struct memobj *mo, uint64_t page)
+{
+    struct page_request *r = kcache_alloc_uninit(&request_cache);
+    if (!r)
+        return NULL;
+    uint64_t n = 1, end = pages_of(mo->length);
+    while (n < mo->cluster_pages && page + n < end && !page_cache_lookup(&mo->cache, page + n) &&
+           !find_request(mo, page + n))
+        n++;
+    r->first_page = page;
+    r->pages = r->missing = n;
+    r->handed_out = false;
+    r->deadline = mo->deadline_ticks ? read_time() + mo->deadline_ticks : 0;
+    r->head = r->tail = NULL;
+    r->next = mo->requests;
+    mo->requests = r;
+    mo->requests_made++;
+    pending_track(mo);
+    notify_manager(mo);
+    return r;
 }
 
 /* ---- the fault path ---- */
+
+/* Put cached page `cp` at `vpage` of `as` with `rights` and note it in the
+ * reverse map: all a minor fault does once the page is found. 0 when mapped
+ * (or mapped already: a stale TLB entry, now flushed); -1 when a PTE of
+ * another frame is there (a frame mapped over the range by hand, which
+ * forbids the access: an ordinary fault, never a retry loop); or
+ * NS_FAULT_MANAGER with *aux = NS_ERR_NO_QUOTA when the space's bank cannot
+ * hold a page table or the reverse-map entry. */
+static int map_cached(struct memobj *mo, struct cache_page *cp, struct aspace *as, uint64_t vpage,
+                      uint32_t rights, uint64_t *aux)
+{
+    enum ns_error e = aspace_enter(as, vpage, cp->pa, rights);
+    if (e == NS_OK) {
+        if (page_cache_rmap_add(&mo->cache, cp, as, vpage) == PC_OK)
+            return 0;
+        aspace_unmap_page(as, vpage, NULL);
+    } else if (e == NS_ERR_RANGE) {
+        uint64_t pa, flags;
+        if (!aspace_lookup(as, vpage, &pa, &flags) || pa != cp->pa)
+            return -1;
+        aspace_flush_page(as, vpage);
+        return 0;
+    }
+    *aux = NS_ERR_NO_QUOTA;
+    return NS_FAULT_MANAGER;
+}
+
+/* Major fault: the object has no frame for the page. Join the request that
+ * covers it or make the one request, and sleep on it. */
+static __attribute__((noinline)) int fault_missing(struct hart *h, struct thread *t,
+                                                   struct memobj *mo, uint64_t page, uint64_t va,
+                                                   enum fault_access access, uint64_t *aux)
+{
+    uint64_t old_pa, old_flags;
+    if (aspace_lookup(t->as, va & ~(uint64_t)(PAGE_SIZE - 1), &old_pa, &old_flags))
+        return -1; /* a frame mapped over the range by hand forbids this access */
+    /* The manager itself would wait for its own answer. */
+    if (mo->manager == t && t->obj.gen == mo->manager_gen) {
+        *aux = NS_ERR_BAD_STATE;
+        return NS_FAULT_MANAGER;
+    }
+    struct page_request *r = find_request(mo, page);
+    if (!r) {
+        if (!manager_alive(mo)) {
+            *aux = NS_ERR_DEAD_OBJECT;
+            return NS_FAULT_MANAGER;
+        }
+        if (!(r = new_request(mo, page))) {
+            *aux = NS_ERR_NO_MEMORY;
+            return NS_FAULT_MANAGER;
+        }
+    }
+    t->fault_va = va;
+    t->fault_access = (uint8_t)access;
+    ipc_block(h, t, IPC_PAGE_WAIT, r);
+    waitq_push(&r->head, &r->tail, t);
+    return 0;
+}
 
 int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_access access,
                  uint64_t *aux)
 {
     struct aspace *as = t->as;
     struct mapping *m = map_tree_lookup(&as->maps, va);
-    static const uint32_t need[] = {NS_RIGHT_READ, NS_RIGHT_WRITE, NS_RIGHT_EXEC};
-    if (!m || !(m->rights & need[access]))
+    if (!m || !(m->rights & access_right[access]))
         return -1;
     struct memobj *mo = m->obj;
     if (!mo->obj.live)
@@ -284,62 +399,11 @@ int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_acces
     uint64_t page = m->obj_page + (vpage - m->va_start) / PAGE_SIZE;
     if (page >= pages_of(mo->length))
         return NS_FAULT_RANGE;
-
-    /* A PTE already there is either ours, and the TLB was stale, or a
-     * frame someone mapped over the range by hand, which forbids this
-     * access: an ordinary fault, never a retry loop. The page tables are
-     * walked for it only when mapping finds the slot taken (minor fault)
-     * or before asking the manager (major fault), not on every fault. */
-    uint64_t old_pa, old_flags;
+    /* Minor fault: the object has the page; map it here too. */
     struct cache_page *cp = page_cache_lookup(&mo->cache, page);
-    if (cp) {
-        /* Minor fault: the object has the page; map it here too. */
-        enum ns_error e = aspace_map_page(as, vpage, cp->pa, m->rights);
-        if (e == NS_ERR_RANGE) {
-            if (!aspace_lookup(as, vpage, &old_pa, &old_flags) || old_pa != cp->pa)
-                return -1;
-            asm volatile("sfence.vma %0" ::"r"(vpage) : "memory");
-            return 0;
-        }
-        if (e != NS_OK || page_cache_rmap_add(&mo->cache, cp, as, vpage) != PC_OK) {
-            if (e == NS_OK)
-                aspace_unmap_page(as, vpage, NULL);
-            *aux = NS_ERR_NO_QUOTA;
-            return NS_FAULT_MANAGER; /* the space's bank cannot hold the page tables */
-        }
-        return 0;
-    }
-    if (aspace_lookup(as, vpage, &old_pa, &old_flags))
-        return -1;
-
-    /* Major fault. The manager itself would wait for its own answer. */
-    if (mo->manager == t && t->obj.gen == mo->manager_gen) {
-        *aux = NS_ERR_BAD_STATE;
-        return NS_FAULT_MANAGER;
-    }
-    /* Join the request for the page, or make the one request. */
-    struct page_request *r = find_request(mo, page);
-    if (!r) {
-        r = kcache_alloc(&request_cache);
-        if (!r) {
-            *aux = NS_ERR_NO_MEMORY;
-            return NS_FAULT_MANAGER;
-        }
-        r->first_page = page;
-        r->pages = 1;
-        r->handed_out = false;
-        r->deadline = mo->deadline_ticks ? read_time() + mo->deadline_ticks : 0;
-        deadline_track(mo);
-        r->head = r->tail = NULL;
-        r->next = mo->requests;
-        mo->requests = r;
-        mo->requests_made++;
-        notify_manager(mo);
-    }
-    t->fault_va = va;
-    ipc_block(h, t, IPC_PAGE_WAIT, r);
-    waitq_push(&r->head, &r->tail, t);
-    return 0;
+    if (cp)
+        return map_cached(mo, cp, as, vpage, m->rights, aux);
+    return fault_missing(h, t, mo, page, va, access, aux);
 }
 
 /* ---- the object ---- */
@@ -375,8 +439,8 @@ static void memobj_destroy(struct kobj *obj)
     page_cache_range(&mo->cache, 0, UINT64_MAX, clear_mappings_visit, NULL);
     page_cache_destroy(&mo->cache, drop_page_visit, mo);
     while (mo->requests)
-        finish_request(h, mo, mo->requests, NS_FAULT_DEAD, 0);
-    deadline_untrack(mo);
+        wake_request(h, mo, mo->requests, NS_FAULT_DEAD, 0);
+    pending_untrack(mo);
     cap_slot_delete(&mo->notify);
     bank_uncharge_object(obj);
     kobj_kill(obj);
@@ -422,7 +486,8 @@ enum ns_error sys_memobj_create(struct thread *self, uint64_t bank, uint64_t dst
     mo->mappings = 0;
     mo->manager = NULL; /* known once a thread drains the requests */
     mo->deadline_ticks = us_to_ticks(DEFAULT_DEADLINE_US);
-    mo->on_deadline_list = false;
+    mo->cluster_pages = 1;
+    mo->on_pending_list = false;
     static const struct page_cache_ops pc_ops_template = {.alloc = pc_alloc, .free = pc_free};
     struct page_cache_ops ops = pc_ops_template;
     ops.ctx = mo;
@@ -582,6 +647,82 @@ static bool requested(struct memobj *mo, uint64_t first, uint64_t pages)
     return false;
 }
 
+/* Fresh frames for the pages of [first, first + pages) the object lacks,
+ * filled from the manager's buffer at `buf` (or zeroed when buf is 0), the
+ * tail past the length zeroed, entered in the page cache. All or nothing:
+ * a bad buffer page or a full bank fails the call with nothing changed.
+ * *added counts the pages that became resident. */
+static enum ns_error fill_pages(struct memobj *mo, uint64_t first, uint64_t pages, uint64_t buf,
+                                uint64_t *added)
+{
+    void *frames[SUPPLY_MAX_PAGES] = {0};
+    uint64_t last_page = pages_of(mo->length) - 1, tail = mo->length % PAGE_SIZE;
+    enum ns_error e = NS_OK;
+    for (uint64_t i = 0; i < pages && e == NS_OK; i++) {
+        if (page_cache_lookup(&mo->cache, first + i))
+            continue; /* already resident: keep what mappings see */
+        if (bank_charge(mo->obj.bank, PAGE_SIZE) != NS_OK) {
+            e = NS_ERR_NO_QUOTA;
+            break;
+        }
+        frames[i] = buf ? kmem_page_alloc_dirty(NULL) : kmem_page_alloc(NULL);
+        if (!frames[i]) {
+            bank_uncharge(mo->obj.bank, PAGE_SIZE);
+            e = NS_ERR_NO_MEMORY;
+            break;
+        }
+        if (buf && copy_from_user(frames[i], buf + i * PAGE_SIZE, PAGE_SIZE))
+            e = NS_ERR_BAD_ADDRESS;
+        else if (buf && first + i == last_page && tail) /* past the length reads as zero */
+            memset((char *)frames[i] + tail, 0, PAGE_SIZE - tail);
+    }
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < pages && e == NS_OK; i++) {
+        struct cache_page *cp;
+        if (!frames[i])
+            continue;
+        if (page_cache_insert(&mo->cache, first + i, direct_va_to_pa(frames[i]), 0, &cp) != PC_OK) {
+            /* Undo the ones inserted so far: they are not mapped anywhere yet. */
+            for (uint64_t k = 0; k < i; k++)
+                if (frames[k])
+                    page_cache_remove(&mo->cache, first + k, PC_REMOVE_FORCE, NULL);
+            e = NS_ERR_NO_QUOTA;
+            break;
+        }
+        n++;
+    }
+    if (e != NS_OK) {
+        for (uint64_t i = 0; i < pages; i++)
+            if (frames[i]) {
+                kmem_page_free(frames[i]);
+                bank_uncharge(mo->obj.bank, PAGE_SIZE);
+            }
+        return e;
+    }
+    *added = n;
+    return NS_OK;
+}
+
+/* Pages [first, first + pages) are resident now: every request they touch
+ * has that many fewer missing pages, and its waiters go on (mapped, when
+ * their own page came) or retry; a request with nothing missing is done. */
+static void pages_arrived(struct hart *h, struct memobj *mo, uint64_t first, uint64_t pages)
+{
+    for (struct page_request *r = mo->requests, *next; r; r = next) {
+        next = r->next;
+        uint64_t lo = r->first_page > first ? r->first_page : first;
+        uint64_t hi = r->first_page + r->pages < first + pages ? r->first_page + r->pages
+                                                               : first + pages;
+        if (lo >= hi)
+            continue;
+        uint64_t missing = 0;
+        for (uint64_t p = r->first_page; p < r->first_page + r->pages; p++)
+            missing += !page_cache_lookup(&mo->cache, p);
+        r->missing = missing;
+        wake_request(h, mo, r, 0, 0);
+    }
+}
+
 enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t memobj,
                                 uint64_t first, uint64_t pages, uint64_t buf)
 {
@@ -593,61 +734,18 @@ enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t me
         return e;
     if (pages > SUPPLY_MAX_PAGES)
         return NS_ERR_INVALID_ARG;
-    if ((buf & (PAGE_SIZE - 1)) || !user_range_ok(buf, pages * PAGE_SIZE))
+    /* buf 0 asks for zero pages (page 0 is never mapped, so it cannot be
+     * a buffer): what a zero-fill manager answers, with no copy. */
+    if (buf && ((buf & (PAGE_SIZE - 1)) || !user_range_ok(buf, pages * PAGE_SIZE)))
         return NS_ERR_BAD_ADDRESS;
     /* A supply answers a request (with readahead around it allowed): pages
      * nobody asked for at all are refused. */
     if (!requested(mo, first, pages))
         return NS_ERR_INVALID_ARG;
-
-    /* Copy everything into fresh frames first: a bad buffer page fails the
-     * whole call with nothing changed. */
-    void *frames[SUPPLY_MAX_PAGES] = {0};
-    uint64_t last_page = pages_of(mo->length) - 1, tail = mo->length % PAGE_SIZE;
-    for (uint64_t i = 0; i < pages && e == NS_OK; i++) {
-        if (page_cache_lookup(&mo->cache, first + i))
-            continue; /* already resident: keep what mappings see */
-        if (bank_charge(mo->obj.bank, PAGE_SIZE) != NS_OK) {
-            e = NS_ERR_NO_QUOTA;
-            break;
-        }
-        frames[i] = kmem_page_alloc_dirty(NULL); /* all of it is copied over */
-        if (!frames[i]) {
-            bank_uncharge(mo->obj.bank, PAGE_SIZE);
-            e = NS_ERR_NO_MEMORY;
-            break;
-        }
-        if (copy_from_user(frames[i], buf + i * PAGE_SIZE, PAGE_SIZE))
-            e = NS_ERR_BAD_ADDRESS;
-        else if (first + i == last_page && tail) /* past the length reads as zero */
-            memset((char *)frames[i] + tail, 0, PAGE_SIZE - tail);
-    }
-    for (uint64_t i = 0; i < pages && e == NS_OK; i++) {
-        struct cache_page *cp;
-        if (frames[i] &&
-            page_cache_insert(&mo->cache, first + i, direct_va_to_pa(frames[i]), 0, &cp) != PC_OK) {
-            /* Undo the ones inserted so far: they are not mapped anywhere yet. */
-            for (uint64_t k = 0; k < i; k++)
-                if (frames[k])
-                    page_cache_remove(&mo->cache, first + k, PC_REMOVE_FORCE, NULL);
-            e = NS_ERR_NO_QUOTA;
-        }
-    }
-    if (e != NS_OK) {
-        for (uint64_t i = 0; i < pages; i++)
-            if (frames[i]) {
-                kmem_page_free(frames[i]);
-                bank_uncharge(mo->obj.bank, PAGE_SIZE);
-            }
+    uint64_t added;
+    if ((e = fill_pages(mo, first, pages, buf, &added)) != NS_OK)
         return e;
-    }
-    /* Wake every thread waiting for one of these pages: it retries its
-     * access, now a minor fault. */
-    for (struct page_request *r = mo->requests, *next; r; r = next) {
-        next = r->next;
-        if (r->first_page >= first && r->first_page + r->pages <= first + pages)
-            finish_request(h, mo, r, 0, 0);
-    }
+    pages_arrived(h, mo, first, pages);
     return NS_OK;
 }
 
@@ -665,7 +763,7 @@ enum ns_error sys_memobj_fail(struct hart *h, struct thread *self, uint64_t memo
     for (struct page_request *r = mo->requests, *next; r; r = next) {
         next = r->next;
         if (r->first_page < first + pages && first < r->first_page + r->pages)
-            finish_request(h, mo, r, NS_FAULT_MANAGER, error);
+            wake_request(h, mo, r, NS_FAULT_MANAGER, error);
     }
     return NS_OK;
 }
@@ -704,7 +802,7 @@ enum ns_error sys_memobj_set_length(struct hart *h, struct thread *self, uint64_
         for (struct page_request *r = mo->requests, *next; r; r = next) {
             next = r->next;
             if (r->first_page + r->pages > keep)
-                finish_request(h, mo, r, NS_FAULT_RANGE, 0);
+                wake_request(h, mo, r, NS_FAULT_RANGE, 0);
         }
         /* The new last page keeps its bytes past the length: zero them. */
         struct cache_page *cp = keep ? page_cache_lookup(&mo->cache, keep - 1) : NULL;
@@ -737,24 +835,35 @@ enum ns_error sys_memobj_set_deadline(struct thread *self, uint64_t memobj, uint
         return e;
     if (us > 1000000ull * 3600 * 24)
         return NS_ERR_INVALID_ARG;
-    mo->deadline_ticks = us_to_ticks(us);
-    if (!us)
-        deadline_untrack(mo);
-    else if (mo->requests)
-        deadline_track(mo);
+    mo->deadline_ticks = us_to_ticks(us); /* for requests made from now on */
+    return NS_OK;
+}
+
+enum ns_error sys_memobj_set_cluster(struct thread *self, uint64_t memobj, uint64_t pages)
+{
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(self, memobj, NS_RIGHT_MANAGE, &mo);
+    if (e != NS_OK)
+        return e;
+    if (pages == 0 || pages > SUPPLY_MAX_PAGES)
+        return NS_ERR_INVALID_ARG;
+    mo->cluster_pages = (uint32_t)pages;
     return NS_OK;
 }
 
 void memobj_tick(struct hart *h, uint64_t now)
 {
-    for (struct memobj *mo = deadline_list, *next; mo; mo = next) {
-        next = mo->deadline_next;
+    for (struct memobj *mo = pending_list, *next; mo; mo = next) {
+        next = mo->pending_next;
+        bool dead = !manager_alive(mo);
         for (struct page_request *r = mo->requests, *rn; r; r = rn) {
             rn = r->next;
-            if (r->deadline && r->deadline <= now)
-                finish_request(h, mo, r, NS_FAULT_MANAGER, NS_ERR_TIMEOUT);
+            if (dead)
+                wake_request(h, mo, r, NS_FAULT_MANAGER, NS_ERR_DEAD_OBJECT);
+            else if (r->deadline && r->deadline <= now)
+                wake_request(h, mo, r, NS_FAULT_MANAGER, NS_ERR_TIMEOUT);
         }
         if (!mo->requests)
-            deadline_untrack(mo);
+            pending_untrack(mo);
     }
 }

@@ -29,6 +29,7 @@ struct aspace;
 
 struct page_request {
     uint64_t first_page, pages;
+    uint64_t missing;           /* pages of the run not resident yet */
     uint64_t deadline;          /* timer value; 0: none */
     bool handed_out;            /* the manager has read it */
     struct thread *head, *tail; /* waiting threads */
@@ -47,9 +48,10 @@ struct memobj {
      * at once. (Before anyone drains, the deadline bounds such a wait.) */
     struct thread *manager;
     uint32_t manager_gen;
-    uint64_t deadline_ticks;                      /* per request; 0: wait forever */
-    struct memobj *deadline_next, *deadline_prev; /* on the list of objects with requests */
-    bool on_deadline_list;
+    uint64_t deadline_ticks;                    /* per request; 0: wait forever */
+    uint32_t cluster_pages;                     /* pages a request may cover (1..64) */
+    struct memobj *pending_next, *pending_prev; /* on the list of objects with requests */
+    bool on_pending_list;
     /* Mapping nodes naming this object. A destroyed object's memory stays
      * allocated (dead) until the last of them is gone, so a mapping never
      * points at memory reused by another object. */
@@ -92,6 +94,7 @@ enum ns_error sys_memobj_fail(struct hart *h, struct thread *self, uint64_t memo
 enum ns_error sys_memobj_set_length(struct hart *h, struct thread *self, uint64_t memobj,
                                     uint64_t length);
 enum ns_error sys_memobj_set_deadline(struct thread *self, uint64_t memobj, uint64_t us);
+enum ns_error sys_memobj_set_cluster(struct thread *self, uint64_t memobj, uint64_t pages);
 /* Timer tick: fail requests whose deadline has passed. */
 void memobj_tick(struct hart *h, uint64_t now);
 void memobj_set_timebase(uint64_t hz);

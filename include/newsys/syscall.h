@@ -85,12 +85,15 @@ enum ns_syscall {
     NS_SYS_MEMOBJ_UNMAP = 45,      /* (aspace, vaddr, pages) */
     NS_SYS_MEMOBJ_PROTECT = 46,    /* (aspace, vaddr, pages, rights): narrow only */
     NS_SYS_MEMOBJ_REQUESTS = 47,   /* (memobj, struct ns_page_request *buf, max) -> a1 count */
-    NS_SYS_MEMOBJ_SUPPLY = 48,     /* (memobj, first page, pages, buffer vaddr) */
+    NS_SYS_MEMOBJ_SUPPLY = 48,     /* (memobj, first page, pages, buffer vaddr; 0: zero
+                                      pages), at most 64 pages */
     NS_SYS_MEMOBJ_FAIL = 49,       /* (memobj, first page, pages, error) */
     NS_SYS_MEMOBJ_SET_LENGTH = 50, /* (memobj, length bytes) */
     NS_SYS_MEMOBJ_INFO = 51,       /* (memobj) -> a1 length, a2 resident pages, a3 requests made */
 
     NS_SYS_MEMOBJ_SET_DEADLINE = 52, /* (memobj, microseconds; 0: none) for its requests */
+    NS_SYS_MEMOBJ_SET_CLUSTER = 54,  /* (memobj, pages 1..64): a fault asks for up to this
+                                        many adjacent missing pages in one request */
 
     NS_SYS_COUNT
 };

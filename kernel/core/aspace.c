@@ -99,19 +99,47 @@ void aspace_destroy_tables(struct aspace *as)
     as->root_pa = 0;
 }
 
-enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights)
+/* The level-0 entry for user address `va` when both tables above it exist,
+ * else NULL: the walk every fault, unmap and lookup of a touched region
+ * takes, without sv39.c's general callbacks (the kernel reaches every
+ * table through the direct map). */
+static pte_t *leaf_entry(const struct aspace *as, uint64_t va)
 {
-    if (va & (PAGE_SIZE - 1) || !user_range_ok(va, PAGE_SIZE) || va < PAGE_SIZE)
-        return NS_ERR_RANGE;
-    uint64_t flags = PTE_U | PTE_A | PTE_D;
-    if (rights & NS_RIGHT_READ)
-        flags |= PTE_R;
-    if (rights & NS_RIGHT_WRITE)
-        flags |= PTE_R | PTE_W;
-    if (rights & NS_RIGHT_EXEC)
-        flags |= PTE_X;
-    if (!(flags & (PTE_R | PTE_X)))
-        return NS_ERR_INVALID_ARG;
+    const pte_t *t = pa_to_va(as->root_pa);
+    for (int l = 2; l > 0; l--) {
+        pte_t e = t[PTE_INDEX(va, l)];
+        if ((e & (PTE_V | PTE_R | PTE_W | PTE_X)) != PTE_V)
+            return NULL; /* no table, or a large leaf (never made for user space) */
+        t = pa_to_va(pte_pa(e));
+    }
+    return (pte_t *)&t[PTE_INDEX(va, 0)];
+}
+
+/* PTE bits for each combination of READ (1), WRITE (2) and EXEC (4):
+ * write implies read (a PTE cannot be write-only); 0 means nothing the
+ * hardware could use. Accessed and dirty are set up front: pages are not
+ * aged yet, and hardware that faults to set them (SiFive U74) never has
+ * to. */
+static const uint16_t pte_rights[8] = {
+    [1] = PTE_R,         [2] = PTE_R | PTE_W,         [3] = PTE_R | PTE_W,
+    [4] = PTE_X,         [5] = PTE_R | PTE_X,         [6] = PTE_R | PTE_W | PTE_X,
+    [7] = PTE_R | PTE_W | PTE_X,
+};
+_Static_assert(NS_RIGHT_READ == 1 && NS_RIGHT_WRITE == 2 && NS_RIGHT_EXEC == 4,
+               "pte_rights is indexed by the rights bits");
+
+enum ns_error aspace_enter(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights)
+{
+    uint64_t flags = PTE_U | PTE_A | PTE_D | pte_rights[rights & 7];
+    pte_t *e = leaf_entry(as, va);
+    if (e) {
+        if (*e & PTE_V)
+            return NS_ERR_RANGE;
+        *e = pte_make(pa, flags | PTE_V);
+        as->mapped_pages++;
+        return NS_OK;
+    }
+    /* Tables to make: the general walker allocates them. */
     struct pt_ctx c = {as};
     struct sv39_ops ops = {.phys_to_virt = p2v, .alloc_table = alloc_table, .ctx = &c};
     switch (sv39_map(&ops, as->root_pa, va, pa, PAGE_SIZE, flags, false)) {
@@ -127,12 +155,29 @@ enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint3
     }
 }
 
+enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights)
+{
+    if (va & (PAGE_SIZE - 1) || !user_range_ok(va, PAGE_SIZE) || va < PAGE_SIZE)
+        return NS_ERR_RANGE;
+    if (!(pte_rights[rights & 7] & (PTE_R | PTE_X)))
+        return NS_ERR_INVALID_ARG;
+    return aspace_enter(as, va, pa, rights);
+}
+
+void aspace_flush_page(struct aspace *as, uint64_t va)
+{
+    asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)as->asid) : "memory");
+}
+
 enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
 {
-    struct sv39_ops ops = {.phys_to_virt = p2v};
-    pte_t old;
-    if (!sv39_unmap_page(&ops, as->root_pa, va, &old))
+    if (!user_range_ok(va, PAGE_SIZE) || (va & (PAGE_SIZE - 1)))
         return NS_ERR_RANGE;
+    pte_t *e = leaf_entry(as, va);
+    if (!e || !(*e & PTE_V))
+        return NS_ERR_RANGE;
+    pte_t old = *e;
+    *e = 0;
     as->mapped_pages--;
     if (pa)
         *pa = pte_pa(old);
@@ -156,9 +201,14 @@ void *aspace_user_page(struct aspace *as, uint64_t va, bool write)
 
 bool aspace_lookup(struct aspace *as, uint64_t va, uint64_t *pa, uint64_t *flags)
 {
-    struct sv39_ops ops = {.phys_to_virt = p2v};
-    int level;
-    return as->root_pa && sv39_lookup(&ops, as->root_pa, va, pa, flags, &level);
+    if (!as->root_pa || !user_range_ok(va, 1))
+        return false;
+    const pte_t *e = leaf_entry(as, va);
+    if (!e || !(*e & PTE_V))
+        return false;
+    *pa = pte_pa(*e) + (va & (PAGE_SIZE - 1));
+    *flags = *e & 0x3ff;
+    return true;
 }
 
 void aspace_activate(struct aspace *as)

@@ -29,7 +29,14 @@ void memobj_aspace_init(struct aspace *as);
 enum ns_error aspace_init(struct aspace *as);
 void aspace_destroy_tables(struct aspace *as);
 enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights);
+/* aspace_map_page without the address checks, for a caller that knows va
+ * is a page-aligned user address above page 0 (the fault path: it comes
+ * from a mapping) and rights hold READ or EXEC. NS_ERR_RANGE when a PTE is
+ * there already, NS_ERR_NO_QUOTA when a page table cannot be charged. */
+enum ns_error aspace_enter(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights);
 enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa);
+/* Forget this hart's TLB entry for va in as (a stale one faulted). */
+void aspace_flush_page(struct aspace *as, uint64_t va);
 void aspace_activate(struct aspace *as);
 /* The kernel address of the user page holding `va` in `as`, if it is
  * mapped for user access (and writable when `write`); NULL otherwise. Lets

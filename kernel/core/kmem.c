@@ -47,7 +47,7 @@ static void **link(struct kcache *c, void *obj)
     return (void **)((char *)obj + c->size - 8);
 }
 
-void *kcache_alloc(struct kcache *c)
+void *kcache_alloc_uninit(struct kcache *c)
 {
     if (!c->free_list) {
         char *page = kmem_page_alloc(NULL);
@@ -61,10 +61,17 @@ void *kcache_alloc(struct kcache *c)
     }
     char *obj = c->free_list;
     c->free_list = *link(c, obj);
+    c->allocated++;
+    return obj;
+}
+
+void *kcache_alloc(struct kcache *c)
+{
+    char *obj = kcache_alloc_uninit(c);
     /* The first 8 bytes survive reuse: they hold struct kobj's type and
      * generation, which is what makes stale capabilities detectable. */
-    memset(obj + KCACHE_KEEP, 0, c->size - KCACHE_KEEP);
-    c->allocated++;
+    if (obj)
+        memset(obj + KCACHE_KEEP, 0, c->size - KCACHE_KEEP);
     return obj;
 }
 

@@ -43,6 +43,9 @@ struct kcache {
 /* An object zeroed except for its first KCACHE_KEEP bytes (fresh pages are
  * all zero), or NULL when out of memory. */
 void *kcache_alloc(struct kcache *c);
+/* The same, not cleared: for records whose every field the caller sets
+ * (page-cache records, reverse-map entries, mapping nodes). */
+void *kcache_alloc_uninit(struct kcache *c);
 void kcache_free(struct kcache *c, void *obj);
 
 #endif

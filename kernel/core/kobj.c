@@ -22,8 +22,7 @@
 
 static const struct kobj_type_ops *type_ops[NS_CAP_TYPE_COUNT];
 
-static struct kobj *queue_head, *queue_tail;
-static unsigned defer_depth;
+struct kobj_defer kobj_defer;
 
 void kobj_register_type(enum ns_cap_type type, const struct kobj_type_ops *ops)
 {
@@ -52,11 +51,11 @@ static void queue_unlink(struct kobj *obj)
     if (obj->destroy_prev)
         obj->destroy_prev->destroy_next = obj->destroy_next;
     else
-        queue_head = obj->destroy_next;
+        kobj_defer.head = obj->destroy_next;
     if (obj->destroy_next)
         obj->destroy_next->destroy_prev = obj->destroy_prev;
     else
-        queue_tail = obj->destroy_prev;
+        kobj_defer.tail = obj->destroy_prev;
     obj->destroy_prev = NULL;
     obj->destroy_next = NULL;
 }
@@ -96,28 +95,19 @@ static void run_hook(struct kobj *obj)
 
 static void drain(void)
 {
-    while (queue_head) {
-        struct kobj *obj = queue_head;
+    while (kobj_defer.head) {
+        struct kobj *obj = kobj_defer.head;
         queue_unlink(obj);
         run_hook(obj);
     }
 }
 
-void kobj_defer_begin(void)
+/* The outermost bracket closes with work queued: keep the bracket open
+ * while draining so that hooks only queue, then close it. */
+void kobj_defer_drain(void)
 {
-    defer_depth++;
-}
-
-void kobj_defer_end(void)
-{
-    if (defer_depth > 1) {
-        defer_depth--;
-        return;
-    }
-    /* Outermost: keep the bracket open while draining so that hooks only
-     * queue, then close it. */
     drain();
-    defer_depth = 0;
+    kobj_defer.depth = 0;
 }
 
 void kobj_destroy(struct kobj *obj)
@@ -126,12 +116,12 @@ void kobj_destroy(struct kobj *obj)
         return;
     obj->destroy_queued = true;
     obj->destroy_next = NULL;
-    obj->destroy_prev = queue_tail;
-    if (queue_tail)
-        queue_tail->destroy_next = obj;
+    obj->destroy_prev = kobj_defer.tail;
+    if (kobj_defer.tail)
+        kobj_defer.tail->destroy_next = obj;
     else
-        queue_head = obj;
-    queue_tail = obj;
+        kobj_defer.head = obj;
+    kobj_defer.tail = obj;
 
     kobj_defer_begin();
     kobj_defer_end();

@@ -67,8 +67,27 @@ void kobj_kill(struct kobj *obj);
  * over CDT links or a bank tree safe from hooks that would free the memory
  * it is walking, and keeps the stack flat. Brackets nest. The queue and the
  * nesting depth are global: callers serialise (the kernel lock). */
-void kobj_defer_begin(void);
-void kobj_defer_end(void);
+struct kobj_defer {
+    unsigned depth;
+    struct kobj *head, *tail; /* the pending-destruction queue */
+};
+extern struct kobj_defer kobj_defer; /* kobj.c's; read here for the inline fast paths */
+void kobj_defer_drain(void);
+
+/* Every system call opens and closes a bracket, and almost none queues a
+ * destruction: closing with an empty queue is a decrement. */
+static inline void kobj_defer_begin(void)
+{
+    kobj_defer.depth++;
+}
+
+static inline void kobj_defer_end(void)
+{
+    if (kobj_defer.depth > 1 || !kobj_defer.head)
+        kobj_defer.depth--;
+    else
+        kobj_defer_drain();
+}
 /* Run `obj`'s destroy hook now (taking it off the queue if it was queued),
  * whatever the nesting; for bank teardown, which must empty a bank before
  * it returns. No-op for a dead object or one whose hook is already running.

@@ -5,8 +5,8 @@
 #include "kernel/core/cspace_obj.h"
 #include "kernel/core/thread.h"
 
-enum ns_error obj_lookup(struct thread *t, uint64_t slot, enum ns_cap_type type, uint32_t rights,
-                         struct cap_slot **out)
+enum ns_error obj_lookup_error(struct thread *t, uint64_t slot, enum ns_cap_type type,
+                               uint32_t rights, struct cap_slot **out)
 {
     if (slot >= t->cs->cs.nslots)
         return NS_ERR_INVALID_SLOT;

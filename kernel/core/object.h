@@ -10,13 +10,33 @@
 
 #include "include/newsys/errors.h"
 #include "kernel/core/cap.h"
+#include "kernel/core/cspace_obj.h"
 #include "kernel/core/kmem.h"
+#include "kernel/core/thread.h"
 
-struct thread;
 struct bank;
 
-enum ns_error obj_lookup(struct thread *t, uint64_t slot, enum ns_cap_type type, uint32_t rights,
-                         struct cap_slot **out);
+/* The capability at `slot` of t's space, of `type` with at least `rights`.
+ * Every system call names its objects through this, so the usual case (a
+ * live capability of the right type and rights) is checked inline and
+ * only a failing lookup takes the call that finds which error it is. */
+enum ns_error obj_lookup_error(struct thread *t, uint64_t slot, enum ns_cap_type type,
+                               uint32_t rights, struct cap_slot **out);
+
+static inline enum ns_error obj_lookup(struct thread *t, uint64_t slot, enum ns_cap_type type,
+                                       uint32_t rights, struct cap_slot **out)
+{
+    const struct cspace *cs = &t->cs->cs;
+    if (slot < cs->nslots) {
+        /* A tombstone or an empty slot has type NS_CAP_NULL, never asked for. */
+        struct cap_slot *s = &cs->slots[slot];
+        if (s->type == type && !(rights & ~(uint32_t)s->rights) && s->gen == s->obj->gen) {
+            *out = s;
+            return NS_OK;
+        }
+    }
+    return obj_lookup_error(t, slot, type, rights, out);
+}
 enum ns_error obj_lookup_any(struct thread *t, uint64_t slot, struct cap_slot **out);
 
 struct obj_create {

@@ -31,14 +31,18 @@ static void q_append(struct sched *s, struct thread *t)
     unsigned p = t->prio;
     waitq_push(&s->head[p], &s->tail[p], t);
     s->ready_bits[p / 64] |= 1ull << (p % 64);
+    s->ready_words |= 1ull << (p / 64);
 }
 
 static void q_remove(struct sched *s, struct thread *t)
 {
     unsigned p = t->prio;
     waitq_remove(&s->head[p], &s->tail[p], t);
-    if (!s->head[p])
+    if (!s->head[p]) {
         s->ready_bits[p / 64] &= ~(1ull << (p % 64));
+        if (!s->ready_bits[p / 64])
+            s->ready_words &= ~(1ull << (p / 64));
+    }
 }
 
 void sched_ready(struct sched *s, struct thread *t)
@@ -114,24 +118,23 @@ static unsigned msb64(uint64_t x)
 
 static int highest_ready(const struct sched *s)
 {
-    for (int w = THREAD_PRIO_COUNT / 64 - 1; w >= 0; w--)
-        if (s->ready_bits[w])
-            return w * 64 + (int)msb64(s->ready_bits[w]);
-    return -1;
+    if (!s->ready_words)
+        return -1;
+    unsigned w = msb64(s->ready_words);
+    return (int)(w * 64 + msb64(s->ready_bits[w]));
 }
 
 /* Is a thread of priority above `prio` (or equal, if `or_equal`) ready?
- * The common question, answered without finding which. */
-static bool ready_above(const struct sched *s, unsigned prio, bool or_equal)
+ * The common question, answered without finding which: asked at the end of
+ * every system call. */
+static inline bool ready_above(const struct sched *s, unsigned prio, bool or_equal)
 {
-    unsigned w = prio / 64, b = prio % 64;
-    uint64_t mask = or_equal ? ~0ull << b : (b == 63 ? 0 : ~0ull << (b + 1));
-    if (s->ready_bits[w] & mask)
-        return true;
-    for (unsigned i = w + 1; i < THREAD_PRIO_COUNT / 64; i++)
-        if (s->ready_bits[i])
-            return true;
-    return false;
+    _Static_assert(THREAD_PRIO_COUNT / 64 < 64, "ready_words has a bit per word");
+    unsigned w = prio / 64;
+    uint64_t mask = ~0ull << (prio % 64);
+    if (!or_equal)
+        mask <<= 1;
+    return (s->ready_bits[w] & mask) || (s->ready_words >> w >> 1);
 }
 
 void sched_wake(struct sched *s, struct thread *t)
@@ -203,9 +206,9 @@ bool sched_ready_above(struct sched *s, unsigned prio)
     return ready_above(s, prio, false);
 }
 
-_Noreturn void sched_run(struct hart *h)
+/* Picks and switches: every case but the fast one in sched_run. */
+static _Noreturn __attribute__((noinline)) void sched_pick_and_run(struct hart *h, struct sched *s)
 {
-    struct sched *s = sched_of(h);
     for (;;) {
         irq_disable_local();
         struct thread *t = pick(s);
@@ -226,4 +229,19 @@ _Noreturn void sched_run(struct hart *h)
         asm volatile("wfi");
         irq_enable_local();
     }
+}
+
+_Noreturn void sched_run(struct hart *h)
+{
+    struct sched *s = sched_of(h);
+    /* The common end of a system call or a resolved fault: the thread that
+     * trapped goes on, nobody was woken and nobody outranks it. switch_to
+     * would change nothing (same space, state, slice and hart; the FPU
+     * owner cannot change while a thread is in its own trap), so return
+     * straight away. */
+    struct thread *cur = s->current;
+    if (cur && cur->state == THREAD_RUNNING && !s->handoff && cur->slice &&
+        !ready_above(s, cur->prio, false))
+        user_return(&cur->ctx);
+    sched_pick_and_run(h, s);
 }

@@ -17,6 +17,7 @@ struct sched {
     struct thread *current;
     struct thread *head[THREAD_PRIO_COUNT], *tail[THREAD_PRIO_COUNT];
     uint64_t ready_bits[THREAD_PRIO_COUNT / 64];
+    uint64_t ready_words; /* bit w: ready_bits[w] != 0 */
     struct thread *sleepers; /* sorted by wake_time */
     struct thread *handoff;  /* runnable, not queued: runs next if it can (sched_wake) */
     uint64_t switches, idle_entries;

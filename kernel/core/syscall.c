@@ -431,6 +431,11 @@ static enum ns_error do_memobj_info(struct args *a)
     return e;
 }
 
+static enum ns_error do_memobj_set_cluster(struct args *a)
+{
+    return sys_memobj_set_cluster(a->t, A0, A1);
+}
+
 static enum ns_error do_memobj_set_deadline(struct args *a)
 {
     return sys_memobj_set_deadline(a->t, A0, A1);
@@ -438,6 +443,7 @@ static enum ns_error do_memobj_set_deadline(struct args *a)
 
 static const syscall_fn syscalls[NS_SYS_COUNT] = {
     [NS_SYS_MEMOBJ_SET_DEADLINE] = do_memobj_set_deadline,
+    [NS_SYS_MEMOBJ_SET_CLUSTER] = do_memobj_set_cluster,
     [NS_SYS_MEMOBJ_CREATE] = do_memobj_create,
     [NS_SYS_MEMOBJ_MAP] = do_memobj_map,
     [NS_SYS_MEMOBJ_UNMAP] = do_memobj_unmap,

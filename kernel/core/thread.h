@@ -57,6 +57,7 @@ struct thread {
     uint8_t ipc_op;     /* enum ipc_op */
     bool ipc_grant;     /* the sending capability had GRANT */
     bool ipc_fault;     /* ipc_msg is a fault message; the reply resumes or stops */
+    uint8_t fault_access; /* IPC_PAGE_WAIT: enum fault_access of the access that faulted */
     void *ipc_obj;      /* endpoint or notification waited on */
     uint64_t ipc_badge; /* badge of the capability used to send */
     uint64_t ipc_msg[1 + 4];

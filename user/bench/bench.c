@@ -311,22 +311,15 @@ static long bench_fault_round_trip(uint64_t *s, unsigned n)
     return e;
 }
 
-/* ---- memory objects ----
+/* The zero-fill manager's work, in our own process so that every
+ * instruction of a fault's trip is counted: it answers each request with
+ * zero pages (supply with no buffer, as managers/zero does), which the
+ * kernel clears in fresh frames. MO_VA is 2 MiB aligned, so the object's
+ * 512 pages share one leaf page table.
  *
- * One object of MO_PAGES pages (S_MO), managed by a peer thread of ours
- * that waits on the object's notification, reads the requests and supplies
- * zero pages from a zeroed buffer: the zero-fill manager's work, in our
- * own process so that every instruction of a fault's trip is counted. The
- * kernel copies the buffer into fresh frames on supply. MO_VA is 2 MiB
- * aligned, so the object's 512 pages share one leaf page table. */
-static uint8_t zero_buf[READAHEAD * 4096] __attribute__((aligned(4096)));
-static volatile unsigned long supply_pages; /* per request: 1, or READAHEAD */
-
-/* One requests call per wakeup: it hands out every pending request (16 is
- * more than a single faulting thread can have), and one that arrives after
- * it signals the notification again. Supplying the aligned run of
- * `supply_pages` around the asked page is readahead: the kernel takes it as
- * it overlaps the request, and skips pages that are already resident. */
+ * One requests call per wakeup hands out every pending request (16 is more
+ * than a single faulting thread can have); one that arrives after it
+ * signals the notification again. */
 static void zero_manager(unsigned long unused)
 {
     (void)unused;
@@ -340,10 +333,9 @@ static void zero_manager(unsigned long unused)
             if (ns_memobj_requests(S_MO, req, 16, &n) != NS_OK)
                 fail_from_thread("bench: zero manager: reading requests failed\n");
             for (unsigned long i = 0; i < n; i++) {
-                uint64_t first = req[i].first_page - req[i].first_page % supply_pages;
                 /* A failed supply would leave the faulting thread waiting
                  * for good: stop the benchmark instead. */
-                if (ns_memobj_supply(S_MO, first, supply_pages, zero_buf) != NS_OK)
+                if (ns_memobj_supply(S_MO, req[i].first_page, req[i].pages, NULL) != NS_OK)
                     fail_from_thread("bench: zero manager: supply failed\n");
             }
         } while (n == 16);
@@ -351,12 +343,13 @@ static void zero_manager(unsigned long unused)
 }
 
 /* The object and its manager; nothing mapped yet. */
-static long memobj_setup(unsigned long pages_per_supply)
+static long memobj_setup(unsigned long cluster)
 {
-    supply_pages = pages_per_supply;
     long e = ns_notification_create(NS_SLOT_ROOT_BANK, S_NTFN);
     if (e == NS_OK)
         e = ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, MO_PAGES * 4096ull, S_NTFN);
+    if (e == NS_OK)
+        e = ns_memobj_set_cluster(S_MO, cluster);
     if (e == NS_OK)
         e = start_peer(zero_manager, 0);
     return e;
@@ -463,8 +456,9 @@ static long bench_fault_minor(uint64_t *s, unsigned n)
  * outside the window). The window runs from the read to its completion:
  * the fault making the request and signalling the manager, the switch to
  * the manager, its wait returning, its requests and supply calls (the
- * kernel copying 4 KiB into a fresh frame and waking us), its next wait
- * blocking, the switch back, and our retried read - now a minor fault. */
+ * kernel clearing a fresh frame, entering it in the object's cache and
+ * mapping it for us as it wakes us), its next wait blocking, the switch
+ * back, and our read completing. */
 static long bench_fault_major_zero(uint64_t *s, unsigned n)
 {
     long e = memobj_setup(1);
@@ -480,10 +474,11 @@ static long bench_fault_major_zero(uint64_t *s, unsigned n)
     return e;
 }
 
-/* fault_major_zero_c16_per_page: as fault_major_zero, but the manager
- * answers the request for page 0 with pages 0-15 in one supply, so of the
- * 16 reads in the window the first is a major fault and the other 15 minor
- * ones. Reported per page: the window's total / 16, rounded down. */
+/* fault_major_zero_c16_per_page: as fault_major_zero, but the object's
+ * cluster is 16 pages, so the fault on page 0 asks for pages 0-15 in one
+ * request and the manager supplies them in one call: of the 16 reads in
+ * the window the first is a major fault and the other 15 minor ones.
+ * Reported per page: the window's total / 16, rounded down. */
 static long bench_fault_major_zero_c16(uint64_t *s, unsigned n)
 {
     long e = memobj_setup(READAHEAD);

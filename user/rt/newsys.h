@@ -341,6 +341,12 @@ static inline long ns_memobj_set_deadline(unsigned long memobj, uint64_t us)
 {
     return ns_sys(NS_SYS_MEMOBJ_SET_DEADLINE, memobj, us, 0, 0).err;
 }
+
+/* Let a fault ask for up to `pages` adjacent missing pages in one request. */
+static inline long ns_memobj_set_cluster(unsigned long memobj, uint64_t pages)
+{
+    return ns_sys(NS_SYS_MEMOBJ_SET_CLUSTER, memobj, pages, 0, 0).err;
+}
 static inline long ns_memobj_requests_made(unsigned long memobj, uint64_t *resident,
                                            uint64_t *requests)
 {
