@@ -13,7 +13,7 @@
 #include "include/newsys/caps.h"
 #include "include/newsys/ipc.h"
 #include "include/newsys/syscall.h"
-#include "kernel/arch/riscv/csr.h"
+#include "kernel/arch/riscv/irq.h"
 #include "kernel/arch/riscv/layout.h"
 #include "kernel/arch/riscv/uaccess.h"
 #include "kernel/arch/riscv/vm.h"
@@ -315,7 +315,7 @@ static struct page_request *new_request(struct memobj *mo, uint64_t page)
     r->first_page = page;
     r->pages = r->missing = n;
     r->handed_out = false;
-    r->deadline = mo->deadline_ticks ? read_time() + mo->deadline_ticks : 0;
+    r->deadline = mo->deadline_ticks ? timer_now() + mo->deadline_ticks : 0;
     r->head = r->tail = NULL;
     r->next = mo->requests;
     mo->requests = r;
@@ -359,9 +359,10 @@ static __attribute__((noinline)) int fault_missing(struct hart *h, struct thread
                                                    struct memobj *mo, uint64_t page, uint64_t va,
                                                    enum fault_access access, uint64_t *aux)
 {
-    uint64_t old_pa, old_flags;
-    if (aspace_lookup(t->as, va & ~(uint64_t)(PAGE_SIZE - 1), &old_pa, &old_flags))
-        return -1; /* a frame mapped over the range by hand forbids this access */
+    /* A frame mapped over the range by hand may hold the PTE, and this was
+     * an access its rights forbid: the page is asked for all the same
+     * (rare, and not worth a page-table walk on every major fault), and
+     * the retry after it arrives is the ordinary fault (map_cached). */
     /* The manager itself would wait for its own answer. */
     if (mo->manager == t && t->obj.gen == mo->manager_gen) {
         *aux = NS_ERR_BAD_STATE;
@@ -650,12 +651,12 @@ static bool requested(struct memobj *mo, uint64_t first, uint64_t pages)
 /* Fresh frames for the pages of [first, first + pages) the object lacks,
  * filled from the manager's buffer at `buf` (or zeroed when buf is 0), the
  * tail past the length zeroed, entered in the page cache. All or nothing:
- * a bad buffer page or a full bank fails the call with nothing changed.
- * *added counts the pages that became resident. */
-static enum ns_error fill_pages(struct memobj *mo, uint64_t first, uint64_t pages, uint64_t buf,
-                                uint64_t *added)
+ * a bad buffer page or a full bank fails the call with nothing changed. */
+static enum ns_error fill_pages(struct memobj *mo, uint64_t first, uint64_t pages, uint64_t buf)
 {
-    void *frames[SUPPLY_MAX_PAGES] = {0};
+    _Static_assert(SUPPLY_MAX_PAGES <= 64, "one bit of `fresh` per page");
+    void *frames[SUPPLY_MAX_PAGES];
+    uint64_t fresh = 0; /* bit i: frames[i] holds a new frame */
     uint64_t last_page = pages_of(mo->length) - 1, tail = mo->length % PAGE_SIZE;
     enum ns_error e = NS_OK;
     for (uint64_t i = 0; i < pages && e == NS_OK; i++) {
@@ -671,35 +672,35 @@ static enum ns_error fill_pages(struct memobj *mo, uint64_t first, uint64_t page
             e = NS_ERR_NO_MEMORY;
             break;
         }
+        fresh |= 1ull << i;
         if (buf && copy_from_user(frames[i], buf + i * PAGE_SIZE, PAGE_SIZE))
             e = NS_ERR_BAD_ADDRESS;
         else if (buf && first + i == last_page && tail) /* past the length reads as zero */
             memset((char *)frames[i] + tail, 0, PAGE_SIZE - tail);
     }
-    uint64_t n = 0;
+    uint64_t inserted = 0;
     for (uint64_t i = 0; i < pages && e == NS_OK; i++) {
-        struct cache_page *cp;
-        if (!frames[i])
+        if (!(fresh >> i & 1))
             continue;
-        if (page_cache_insert(&mo->cache, first + i, direct_va_to_pa(frames[i]), 0, &cp) != PC_OK) {
-            /* Undo the ones inserted so far: they are not mapped anywhere yet. */
-            for (uint64_t k = 0; k < i; k++)
-                if (frames[k])
-                    page_cache_remove(&mo->cache, first + k, PC_REMOVE_FORCE, NULL);
+        if (page_cache_insert(&mo->cache, first + i, direct_va_to_pa(frames[i]), 0, NULL) !=
+            PC_OK) {
             e = NS_ERR_NO_QUOTA;
             break;
         }
-        n++;
+        inserted |= 1ull << i;
     }
     if (e != NS_OK) {
-        for (uint64_t i = 0; i < pages; i++)
-            if (frames[i]) {
+        /* Undo: the pages inserted are not mapped anywhere yet. */
+        for (uint64_t i = 0; i < pages; i++) {
+            if (inserted >> i & 1)
+                page_cache_remove(&mo->cache, first + i, PC_REMOVE_FORCE, NULL);
+            if (fresh >> i & 1) {
                 kmem_page_free(frames[i]);
                 bank_uncharge(mo->obj.bank, PAGE_SIZE);
             }
+        }
         return e;
     }
-    *added = n;
     return NS_OK;
 }
 
@@ -742,8 +743,7 @@ enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t me
      * nobody asked for at all are refused. */
     if (!requested(mo, first, pages))
         return NS_ERR_INVALID_ARG;
-    uint64_t added;
-    if ((e = fill_pages(mo, first, pages, buf, &added)) != NS_OK)
+    if ((e = fill_pages(mo, first, pages, buf)) != NS_OK)
         return e;
     pages_arrived(h, mo, first, pages);
     return NS_OK;

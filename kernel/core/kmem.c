@@ -47,22 +47,17 @@ static void **link(struct kcache *c, void *obj)
     return (void **)((char *)obj + c->size - 8);
 }
 
-void *kcache_alloc_uninit(struct kcache *c)
+bool kcache_grow(struct kcache *c)
 {
-    if (!c->free_list) {
-        char *page = kmem_page_alloc(NULL);
-        if (!page)
-            return NULL;
-        c->pages++;
-        for (size_t off = 0; off + c->size <= PAGE_SIZE; off += c->size) {
-            *link(c, page + off) = c->free_list;
-            c->free_list = page + off;
-        }
+    char *page = kmem_page_alloc(NULL);
+    if (!page)
+        return false;
+    c->pages++;
+    for (size_t off = 0; off + c->size <= PAGE_SIZE; off += c->size) {
+        *link(c, page + off) = c->free_list;
+        c->free_list = page + off;
     }
-    char *obj = c->free_list;
-    c->free_list = *link(c, obj);
-    c->allocated++;
-    return obj;
+    return true;
 }
 
 void *kcache_alloc(struct kcache *c)

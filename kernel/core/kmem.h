@@ -43,9 +43,23 @@ struct kcache {
 /* An object zeroed except for its first KCACHE_KEEP bytes (fresh pages are
  * all zero), or NULL when out of memory. */
 void *kcache_alloc(struct kcache *c);
-/* The same, not cleared: for records whose every field the caller sets
- * (page-cache records, reverse-map entries, mapping nodes). */
-void *kcache_alloc_uninit(struct kcache *c);
 void kcache_free(struct kcache *c, void *obj);
+/* Refill an empty cache with a fresh page of objects; false when out of
+ * memory. */
+bool kcache_grow(struct kcache *c);
+
+/* The same, not cleared: for records whose every field the caller sets
+ * (page-cache records, reverse-map entries, mapping nodes, requests). The
+ * fault path allocates several of these, so the pop is inline. */
+static inline void *kcache_alloc_uninit(struct kcache *c)
+{
+    if (!c->free_list && !kcache_grow(c))
+        return NULL;
+    void *obj = c->free_list;
+    /* The free-list link is the object's last word. */
+    c->free_list = *(void **)((char *)obj + c->size - sizeof(void *));
+    c->allocated++;
+    return obj;
+}
 
 #endif

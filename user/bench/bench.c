@@ -452,22 +452,25 @@ static long bench_fault_minor(uint64_t *s, unsigned n)
     return e;
 }
 
-/* fault_major_zero: page 0 is not resident (the object was emptied
- * outside the window). The window runs from the read to its completion:
- * the fault making the request and signalling the manager, the switch to
- * the manager, its wait returning, its requests and supply calls (the
- * kernel clearing a fresh frame, entering it in the object's cache and
- * mapping it for us as it wakes us), its next wait blocking, the switch
- * back, and our read completing. */
+/* fault_major_zero: the first touch of a page the object does not hold,
+ * as when a heap or stack grows: iteration i reads page i % MO_PAGES, and
+ * after each pass over the object its pages are dropped (outside the
+ * window). The window runs from the read to its completion: the fault
+ * making the request and signalling the manager, the switch to the
+ * manager, its wait returning, its requests and supply calls (the kernel
+ * clearing a fresh frame, entering it in the object's cache and mapping it
+ * for us as it wakes us), its next wait blocking, the switch back, and our
+ * read completing. */
 static long bench_fault_major_zero(uint64_t *s, unsigned n)
 {
     long e = memobj_setup(1);
     if (e == NS_OK)
-        e = mo_map(1);
+        e = mo_map(MO_PAGES);
     for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
-        if ((e = drop_resident()) != NS_OK)
+        uint64_t page = i % MO_PAGES;
+        if (page == 0 && i && (e = drop_resident()) != NS_OK)
             break;
-        uint64_t d = timed_load(MO_VA);
+        uint64_t d = timed_load(MO_VA + page * 4096);
         if (i >= WARMUP)
             s[i - WARMUP] = d;
     }
@@ -475,19 +478,20 @@ static long bench_fault_major_zero(uint64_t *s, unsigned n)
 }
 
 /* fault_major_zero_c16_per_page: as fault_major_zero, but the object's
- * cluster is 16 pages, so the fault on page 0 asks for pages 0-15 in one
- * request and the manager supplies them in one call: of the 16 reads in
- * the window the first is a major fault and the other 15 minor ones.
+ * cluster is 16 pages and each window reads 16 consecutive fresh pages:
+ * the fault on the first asks for all 16 in one request, the manager
+ * supplies them in one call, and the other 15 reads are minor faults.
  * Reported per page: the window's total / 16, rounded down. */
 static long bench_fault_major_zero_c16(uint64_t *s, unsigned n)
 {
     long e = memobj_setup(READAHEAD);
     if (e == NS_OK)
-        e = mo_map(READAHEAD);
+        e = mo_map(MO_PAGES);
     for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
-        if ((e = drop_resident()) != NS_OK)
+        uint64_t page = i * READAHEAD % MO_PAGES;
+        if (page == 0 && i && (e = drop_resident()) != NS_OK)
             break;
-        uint64_t d = timed_load_run(MO_VA);
+        uint64_t d = timed_load_run(MO_VA + page * 4096);
         if (i >= WARMUP)
             s[i - WARMUP] = d;
     }

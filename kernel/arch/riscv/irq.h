@@ -15,6 +15,8 @@ struct platform;
 void timer_init(struct hart *h, uint64_t timebase_hz);
 void timer_interrupt(struct hart *h);
 uint64_t timer_ticks(const struct hart *h);
+/* The time counter now (the device tree's timebase-frequency). */
+uint64_t timer_now(void);
 
 enum irq_err { IRQ_OK = 0, IRQ_ERR_NO_PLIC, IRQ_ERR_BAD_IRQ, IRQ_ERR_BUSY, IRQ_ERR_NO_CONTEXT };
 typedef void (*irq_handler_t)(uint32_t irq, void *ctx);

@@ -35,6 +35,11 @@ void timer_interrupt(struct hart *h)
     }
 }
 
+uint64_t timer_now(void)
+{
+    return read_time();
+}
+
 uint64_t timer_ticks(const struct hart *h)
 {
     return h->ticks;
