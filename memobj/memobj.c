@@ -33,7 +33,8 @@ static struct kcache memobj_cache = KCACHE_INIT("memobj", struct memobj);
 static struct kcache request_cache = KCACHE_INIT("page_request", struct page_request);
 static struct kcache mapping_cache = KCACHE_INIT("mapping", struct mapping);
 
-/* Size classes for the page cache's nodes and records. */
+/* Size classes for the page cache's nodes and records: reverse-map
+ * entries (24 bytes), page records (64), nodes (576). */
 static struct kcache small_caches[] = {
     {.name = "pc32", .size = 32},
     {.name = "pc64", .size = 64},
@@ -43,7 +44,9 @@ static struct kcache small_caches[] = {
 
 static struct kcache *small_cache(size_t size)
 {
-    for (unsigned i = 0; i < sizeof(small_caches) / sizeof(small_caches[0]); i++)
+    if (size <= 32) /* the reverse-map entry of every minor fault first */
+        return &small_caches[0];
+    for (unsigned i = 1; i < sizeof(small_caches) / sizeof(small_caches[0]); i++)
         if (size <= small_caches[i].size)
             return &small_caches[i];
     return NULL;

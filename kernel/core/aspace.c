@@ -105,14 +105,16 @@ void aspace_destroy_tables(struct aspace *as)
  * table through the direct map). */
 static pte_t *leaf_entry(const struct aspace *as, uint64_t va)
 {
-    const pte_t *t = pa_to_va(as->root_pa);
-    for (int l = 2; l > 0; l--) {
-        pte_t e = t[PTE_INDEX(va, l)];
-        if ((e & (PTE_V | PTE_R | PTE_W | PTE_X)) != PTE_V)
-            return NULL; /* no table, or a large leaf (never made for user space) */
-        t = pa_to_va(pte_pa(e));
-    }
-    return (pte_t *)&t[PTE_INDEX(va, 0)];
+    /* A table entry is valid with R, W and X all clear; anything else here
+     * is no table (user space never gets large leaves). */
+    const uint64_t kind = PTE_V | PTE_R | PTE_W | PTE_X;
+    pte_t e = ((const pte_t *)pa_to_va(as->root_pa))[PTE_INDEX(va, 2)];
+    if ((e & kind) != PTE_V)
+        return NULL;
+    e = ((const pte_t *)pa_to_va(pte_pa(e)))[PTE_INDEX(va, 1)];
+    if ((e & kind) != PTE_V)
+        return NULL;
+    return &((pte_t *)pa_to_va(pte_pa(e)))[PTE_INDEX(va, 0)];
 }
 
 /* PTE bits for each combination of READ (1), WRITE (2) and EXEC (4):

@@ -6,6 +6,7 @@
 
 #include "managers/zero/zero.h"
 #include "tests/guest/ktest.h"
+#include "tests/guest/mprobe.h"
 #include "user/rt/slots.h"
 #include "user/rt/spawn.h"
 
@@ -992,6 +993,8 @@ enum { S_MO = 140, S_MO_RO, S_MGR_NTFN, S_MGR_THREAD, S_MO_EP, S_BUF = 150 };
  * requests and supplies each page filled with its page number, or fails
  * them when `fail_with` is set. */
 static volatile long fail_with;
+static volatile bool supply_zero;  /* answer with zero pages (no buffer) */
+static volatile bool hold_answers; /* wait before reading requests while set */
 static volatile unsigned long supplied;
 
 static void mgr_thread(unsigned long unused)
@@ -1004,16 +1007,22 @@ static void mgr_thread(unsigned long unused)
         if (ns_wait(S_MGR_NTFN, &bits) != NS_OK)
             return;
         unsigned long n;
+        while (hold_answers)
+            ns_sleep_us(1000);
         while (ns_memobj_requests(S_MO, req, 16, &n) == NS_OK && n) {
             for (unsigned long i = 0; i < n; i++) {
                 if (fail_with) {
                     ns_memobj_fail(S_MO, req[i].first_page, req[i].pages, fail_with);
                     continue;
                 }
-                for (unsigned w = 0; w < 512; w++)
-                    buf[w] = req[i].first_page * 1000 + w;
-                if (ns_memobj_supply(S_MO, req[i].first_page, 1, buf) == NS_OK)
-                    supplied++;
+                /* Page by page: a request for a cluster is answered in
+                 * several supplies, each waking the waiters. */
+                for (uint64_t p = req[i].first_page; p < req[i].first_page + req[i].pages; p++) {
+                    for (unsigned w = 0; w < 512 && !supply_zero; w++)
+                        buf[w] = p * 1000 + w;
+                    if (ns_memobj_supply(S_MO, p, 1, supply_zero ? NULL : buf) == NS_OK)
+                        supplied++;
+                }
             }
         }
     }
@@ -1022,6 +1031,8 @@ static void mgr_thread(unsigned long unused)
 static void memobj_setup(uint64_t length)
 {
     fail_with = 0;
+    supply_zero = false;
+    hold_answers = false;
     supplied = 0;
     ns_notification_create(NS_SLOT_ROOT_BANK, S_MGR_NTFN);
     CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, length, S_MGR_NTFN));
@@ -1309,6 +1320,177 @@ static void test_memobj_shrink(void)
     memobj_teardown();
 }
 
+/* A cluster: one fault asks for the run of missing pages after it, and
+ * the run's pages, supplied one at a time, serve every later touch. */
+static void test_memobj_cluster(void)
+{
+    uint64_t requests;
+    memobj_setup(8 * 4096);
+    CHECK_ERR(ns_memobj_set_cluster(S_MO, 0), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_memobj_set_cluster(S_MO, 65), NS_ERR_INVALID_ARG);
+    CHECK_OK(ns_memobj_set_cluster(S_MO, 4));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 8, NS_RIGHT_READ, NULL));
+    volatile uint64_t *p = (volatile uint64_t *)MO_VA;
+    CHECK(p[2 * 512 + 5] == 2005); /* asks for pages 2-5 */
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests == 1 && supplied == 4);
+    for (unsigned i = 2; i < 6; i++)
+        CHECK(p[i * 512] == i * 1000);
+    CHECK(p[7 * 512] == 7000); /* page 7 alone: the object ends there */
+    CHECK(p[0] == 0);          /* pages 0-1: up to the resident page 2 */
+    CHECK(p[6 * 512] == 6000); /* page 6 alone: page 7 is resident */
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests == 4 && supplied == 8);
+    memobj_teardown();
+    /* Eight threads on eight pages of a cluster-8 object: at most one
+     * request per page, all served. */
+    memobj_setup(8 * 4096);
+    toucher_sum = 0;
+    CHECK_OK(ns_memobj_set_cluster(S_MO, 8));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 8, NS_RIGHT_READ, NULL));
+    for (unsigned i = 0; i < 4; i++)
+        CHECK_OK(start_thread(S_THREAD + i, toucher, 8, 4 + i));
+    ns_sleep_us(50000);
+    CHECK(toucher_sum == 4 * 28000);
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests >= 1 && requests <= 8 && supplied == 8);
+    memobj_teardown();
+}
+
+/* Supply with no buffer gives zero pages; the tail rule holds for them. */
+static void test_memobj_supply_zero(void)
+{
+    memobj_setup(2 * 4096 + 8);
+    supply_zero = true;
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 3, NS_RIGHT_READ | NS_RIGHT_WRITE,
+                           NULL));
+    volatile uint64_t *p = (volatile uint64_t *)MO_VA;
+    CHECK(p[0] == 0 && p[511] == 0 && p[1024] == 0);
+    p[1024] = 77; /* below the length */
+    CHECK(p[1024] == 77);
+    CHECK(supplied == 2);
+    memobj_teardown();
+}
+
+static void read_page0_thread(unsigned long unused)
+{
+    (void)unused;
+    (void)*(volatile uint64_t *)MO_VA;
+    ns_thread_exit();
+}
+
+/* Start `n` threads that read page 0 with S_MO_EP as their fault handler;
+ * stacks 4.. (1 is catch_memobj_fault's, 3 the manager's). */
+static void start_page0_readers(unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        CHECK_OK(ns_thread_create(NS_SLOT_ROOT_BANK, S_THREAD + i, NS_SLOT_SELF_CSPACE,
+                                  NS_SLOT_SELF_ASPACE));
+        CHECK_OK(ns_thread_set_fault_handler(S_THREAD + i, S_MO_EP));
+        CHECK_OK(ns_thread_start_fn(S_THREAD + i, read_page0_thread, make_stack(4 + i), 0));
+    }
+}
+
+/* Receive `n` fault messages on S_MO_EP, stopping each thread; count those
+ * of `kind` with last word `aux`. */
+static unsigned collect_faults(unsigned n, uint64_t kind, uint64_t aux)
+{
+    unsigned matched = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct ns_msg m = {0};
+        if (ns_recv(S_MO_EP, &m) != NS_OK)
+            break;
+        if (m.w[0] != kind || m.w[3] != aux)
+            printf("    fault %u: kind %lu aux %lu\n", i, (unsigned long)m.w[0],
+                   (unsigned long)m.w[3]);
+        matched += m.w[0] == kind && m.w[3] == aux;
+        m.info = NS_MSG_INFO(NS_FAULT_STOP, 0, 0);
+        ns_reply(&m);
+    }
+    return matched;
+}
+
+/* The manager fails a page three threads wait for: each of them gets the
+ * manager's error as a fault it can handle. */
+static void test_memobj_fail_every_waiter(void)
+{
+    uint64_t requests;
+    memobj_setup(2 * 4096);
+    fail_with = NS_ERR_BAD_STATE;
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_MO_EP));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 2, NS_RIGHT_READ, NULL));
+    hold_answers = true; /* let all three wait first */
+    start_page0_readers(3);
+    ns_sleep_us(10000);
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests == 1);
+    hold_answers = false;
+    CHECK(collect_faults(3, NS_FAULT_MANAGER, NS_ERR_BAD_STATE) == 3);
+    memobj_teardown();
+}
+
+/* The manager goes away (its notification dies with its bank) while
+ * threads wait and no deadline would end the wait: the waiters get a typed
+ * fault at the next tick, and later faults fail at once. */
+static void test_memobj_manager_gone(void)
+{
+    uint64_t kind, aux;
+    CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 16));
+    CHECK_OK(ns_notification_create(S_BANK, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, 4 * 4096, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_set_deadline(S_MO, 0));
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_MO_EP));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 4, NS_RIGHT_READ, NULL));
+    start_page0_readers(2);
+    ns_sleep_us(10000);
+    CHECK_OK(ns_bank_destroy(S_BANK));
+    CHECK(collect_faults(2, NS_FAULT_MANAGER, NS_ERR_DEAD_OBJECT) == 2);
+    ns_cap_delete(S_MO_EP);
+    catch_memobj_fault(read_page3, &kind, &aux);
+    CHECK(kind == NS_FAULT_MANAGER && aux == NS_ERR_DEAD_OBJECT);
+    memobj_teardown();
+}
+
+/* Two other processes map the object and touch every page; shrinking it
+ * unmaps the pages past the new end in both (and here): each takes a
+ * range fault on its next touch, and the object holds only what is left. */
+static void test_memobj_shrink_every_process(void)
+{
+    struct ns_process kids[2];
+    uint64_t kind, aux, resident;
+    memobj_setup(4 * 4096);
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 4, NS_RIGHT_READ, NULL));
+    CHECK(read_page3() == 3000);
+    struct ns_spawn_cap c[2] = {
+        {.src = S_MO, .dst = NS_SLOT_FIRST_GIVEN, .rights = NS_RIGHT_READ},
+        {.src = S_EP, .dst = NS_SLOT_FIRST_GIVEN + 1, .rights = NS_RIGHT_WRITE},
+    };
+    struct ns_spawn_opts o = {.arg = 4, .ncaps = 2, .caps = c};
+    for (unsigned i = 0; i < 2; i++)
+        CHECK_OK(ns_spawn("mprobe", &o, &kids[i]));
+    for (unsigned i = 0; i < 2; i++) {
+        struct ns_msg m = {0};
+        CHECK_OK(ns_recv(S_EP, &m));
+        CHECK(NS_MSG_LABEL(m.info) == MPROBE_TOUCHED && m.w[0] == 6000);
+    }
+    CHECK_OK(ns_memobj_set_length(S_MO, 2 * 4096));
+    CHECK_OK(ns_memobj_requests_made(S_MO, &resident, NULL));
+    CHECK(resident == 2);
+    for (unsigned i = 0; i < 2; i++) {
+        struct ns_msg m = {0};
+        CHECK_OK(ns_recv(S_EP, &m));
+        CHECK(NS_MSG_LABEL(m.info) == MPROBE_FAULT && m.w[0] == NS_FAULT_RANGE);
+    }
+    catch_memobj_fault(read_page3, &kind, &aux);
+    CHECK(kind == NS_FAULT_RANGE);
+    for (unsigned i = 0; i < 2; i++) {
+        CHECK_OK(ns_process_wait(&kids[i], 5000000));
+        ns_process_destroy(&kids[i]);
+    }
+    memobj_teardown();
+}
+
 static const struct ktest tests[] = {
     {"debug_write", test_debug_write},
     {"invalid_syscall", test_invalid_syscall},
@@ -1354,6 +1536,11 @@ static const struct ktest tests[] = {
     {"memobj_dead_mapping", test_memobj_dead_mapping},
     {"memobj_shared_by_8_processes", test_memobj_shared_by_8_processes},
     {"memobj_manager_dies", test_memobj_manager_dies},
+    {"memobj_cluster", test_memobj_cluster},
+    {"memobj_supply_zero", test_memobj_supply_zero},
+    {"memobj_fail_every_waiter", test_memobj_fail_every_waiter},
+    {"memobj_manager_gone", test_memobj_manager_gone},
+    {"memobj_shrink_every_process", test_memobj_shrink_every_process},
     {"spawn_hello", test_spawn_hello},
     {"spawn_bank_too_small", test_spawn_bank_too_small},
     {"spawn_not_in_initrd", test_spawn_not_in_initrd},
