@@ -720,8 +720,9 @@ static void pages_arrived(struct hart *h, struct memobj *mo, uint64_t first, uin
         if (lo >= hi)
             continue;
         uint64_t missing = 0;
-        for (uint64_t p = r->first_page; p < r->first_page + r->pages; p++)
-            missing += !page_cache_lookup(&mo->cache, p);
+        if (lo != r->first_page || hi != r->first_page + r->pages) /* partly supplied */
+            for (uint64_t p = r->first_page; p < r->first_page + r->pages; p++)
+                missing += !page_cache_lookup(&mo->cache, p);
         r->missing = missing;
         wake_request(h, mo, r, 0, 0);
     }

@@ -147,27 +147,39 @@ void sched_wake(struct sched *s, struct thread *t)
 
 /* Decide who runs. The current thread keeps the hart unless its slice ran
  * out or someone of higher priority is ready (an expired thread goes to the
- * back of its priority). A thread just woken by IPC (the handoff) runs next
- * without a trip through the run queue when the waker blocked and nobody
- * more urgent is ready - the usual case of a call or a reply - or when it
- * outranks the waker. */
+ * back of its priority). A thread just woken by IPC or a page supply (the
+ * handoff) runs next without a trip through the run queue when the waker
+ * blocked and nobody more urgent is ready - the usual case of a call or a
+ * reply - or when it outranks the waker; woken by a peer that goes on, it
+ * waits as the handoff for the waker to block. */
 static struct thread *pick(struct sched *s)
 {
     struct thread *cur = s->current, *hand = s->handoff;
-    s->handoff = NULL;
     if (cur && cur->state == THREAD_RUNNING) {
-        if (hand) {
-            if (hand->prio > cur->prio && !ready_above(s, hand->prio, false)) {
-                sched_ready(s, cur);
-                return hand;
+        if (hand && hand->prio >= cur->prio && !ready_above(s, hand->prio, false)) {
+            if (hand->prio == cur->prio && cur->slice) {
+                /* A peer woke it and goes on: it stays the handoff, to
+                 * run as soon as the waker blocks (a manager's supply
+                 * then its wait, a server's reply then its receive)
+                 * without a trip through the run queue - or when the
+                 * waker's slice ends. */
+                return cur;
             }
-            sched_ready(s, hand);
+            s->handoff = NULL;
+            if (!cur->slice)
+                cur->slice = THREAD_SLICE_TICKS;
+            sched_ready(s, cur);
+            return hand;
         }
+        s->handoff = NULL;
+        if (hand)
+            sched_ready(s, hand);
         if (!ready_above(s, cur->prio, cur->slice == 0))
             return cur;
         cur->slice = THREAD_SLICE_TICKS;
         sched_ready(s, cur);
     } else if (hand) {
+        s->handoff = NULL;
         if (!ready_above(s, hand->prio, false))
             return hand;
         sched_ready(s, hand);
@@ -203,7 +215,8 @@ _Noreturn void sched_switch_to(struct hart *h, struct thread *t)
 
 bool sched_ready_above(struct sched *s, unsigned prio)
 {
-    return ready_above(s, prio, false);
+    /* A pending handoff (pick) is ready too, though not queued. */
+    return ready_above(s, prio, false) || (s->handoff && s->handoff->prio > prio);
 }
 
 /* Picks and switches: every case but the fast one in sched_run. */
