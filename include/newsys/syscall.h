@@ -86,7 +86,9 @@ enum ns_syscall {
     NS_SYS_MEMOBJ_PROTECT = 46,    /* (aspace, vaddr, pages, rights): narrow only */
     NS_SYS_MEMOBJ_REQUESTS = 47,   /* (memobj, struct ns_page_request *buf, max) -> a1 count */
     NS_SYS_MEMOBJ_SUPPLY = 48,     /* (memobj, first page, pages, buffer vaddr; 0: zero
-                                      pages), at most 64 pages */
+                                      pages, notification; 0: none), at most 64 pages;
+                                      then, given a notification, waits on it as
+                                      NS_SYS_WAIT does (a1 = bits) */
     NS_SYS_MEMOBJ_FAIL = 49,       /* (memobj, first page, pages, error) */
     NS_SYS_MEMOBJ_SET_LENGTH = 50, /* (memobj, length bytes) */
     NS_SYS_MEMOBJ_INFO = 51,       /* (memobj) -> a1 length, a2 resident pages, a3 requests made */

@@ -410,9 +410,22 @@ static enum ns_error do_memobj_requests(struct args *a)
         A1 = n;
     return e;
 }
+/* Supply, then (a4 names a notification) wait on it as NS_SYS_WAIT does:
+ * a manager's answer and its wait for more work in one call. The
+ * notification is checked first, so a bad one supplies nothing. */
 static enum ns_error do_memobj_supply(struct args *a)
 {
-    return sys_memobj_supply(a->h, a->t, A0, A1, A2, A3);
+    struct cap_slot *n;
+    uint64_t ntfn = a->r[14];
+    enum ns_error e =
+        ntfn ? obj_lookup(a->t, ntfn, NS_CAP_NOTIFICATION, NS_RIGHT_READ, &n) : NS_OK;
+    if (e == NS_OK)
+        e = sys_memobj_supply(a->h, a->t, A0, A1, A2, A3);
+    if (e != NS_OK || !ntfn)
+        return e;
+    A0 = ntfn;
+    sys_wait(a->h, a->t, true);
+    return RESULT_WRITTEN;
 }
 static enum ns_error do_memobj_fail(struct args *a)
 {

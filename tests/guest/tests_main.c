@@ -1369,6 +1369,10 @@ static void test_memobj_supply_zero(void)
     p[1024] = 77; /* below the length */
     CHECK(p[1024] == 77);
     CHECK(supplied == 2);
+    /* Supply-and-wait checks its notification before supplying anything. */
+    uint64_t bits = 1;
+    CHECK_ERR(ns_memobj_supply_wait(S_MO, 0, 1, NULL, S_MO, &bits), NS_ERR_WRONG_TYPE);
+    CHECK(bits == 0);
     memobj_teardown();
 }
 

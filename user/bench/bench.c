@@ -319,26 +319,33 @@ static long bench_fault_round_trip(uint64_t *s, unsigned n)
  *
  * One requests call per wakeup hands out every pending request (16 is more
  * than a single faulting thread can have); one that arrives after it
- * signals the notification again. */
+ * signals the notification again. The last supply of a batch waits for
+ * that signal in the same call (ns_memobj_supply_wait). */
 static void zero_manager(unsigned long unused)
 {
     (void)unused;
     struct ns_page_request req[16];
+    uint64_t bits;
+    if (ns_wait(S_NTFN, &bits) != NS_OK)
+        fail_from_thread("bench: zero manager: wait failed\n");
     for (;;) {
-        uint64_t bits;
         unsigned long n;
-        if (ns_wait(S_NTFN, &bits) != NS_OK)
+        if (ns_memobj_requests(S_MO, req, 16, &n) != NS_OK)
+            fail_from_thread("bench: zero manager: reading requests failed\n");
+        /* A failed supply would leave the faulting thread waiting for
+         * good: stop the benchmark instead. The last answer of a batch
+         * also waits for the next signal, unless more may be pending. */
+        long e = NS_OK;
+        for (unsigned long i = 0; i < n && e == NS_OK; i++) {
+            bool wait = i == n - 1 && n < 16;
+            e = wait ? ns_memobj_supply_wait(S_MO, req[i].first_page, req[i].pages, NULL, S_NTFN,
+                                             &bits)
+                     : ns_memobj_supply(S_MO, req[i].first_page, req[i].pages, NULL);
+        }
+        if (e != NS_OK)
+            fail_from_thread("bench: zero manager: supply failed\n");
+        if (n == 0 && ns_wait(S_NTFN, &bits) != NS_OK)
             fail_from_thread("bench: zero manager: wait failed\n");
-        do {
-            if (ns_memobj_requests(S_MO, req, 16, &n) != NS_OK)
-                fail_from_thread("bench: zero manager: reading requests failed\n");
-            for (unsigned long i = 0; i < n; i++) {
-                /* A failed supply would leave the faulting thread waiting
-                 * for good: stop the benchmark instead. */
-                if (ns_memobj_supply(S_MO, req[i].first_page, req[i].pages, NULL) != NS_OK)
-                    fail_from_thread("bench: zero manager: supply failed\n");
-            }
-        } while (n == 16);
     }
 }
 

@@ -324,10 +324,23 @@ static inline long ns_memobj_requests(unsigned long memobj, struct ns_page_reque
         *count = r.err ? 0 : r.v1;
     return r.err;
 }
+/* buf NULL: zero pages. */
 static inline long ns_memobj_supply(unsigned long memobj, uint64_t first, uint64_t pages,
                                     const void *buf)
 {
     return ns_sys(NS_SYS_MEMOBJ_SUPPLY, memobj, first, pages, (unsigned long)buf).err;
+}
+
+/* Supply, then wait on the notification `ntfn` (as ns_wait): a manager's
+ * answer and its wait for the next request in one system call. */
+static inline long ns_memobj_supply_wait(unsigned long memobj, uint64_t first, uint64_t pages,
+                                         const void *buf, unsigned long ntfn, uint64_t *bits)
+{
+    struct ns_ret r =
+        ns_syscall(NS_SYS_MEMOBJ_SUPPLY, memobj, first, pages, (unsigned long)buf, ntfn, 0);
+    if (bits)
+        *bits = r.err ? 0 : r.v1;
+    return r.err;
 }
 static inline long ns_memobj_fail(unsigned long memobj, uint64_t first, uint64_t pages, long error)
 {
