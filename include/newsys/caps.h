@@ -15,12 +15,16 @@ enum ns_cap_type {
     NS_CAP_FRAME = 8,   /* a physical page frame */
     NS_CAP_MACHINE = 9, /* shutdown and other whole-machine controls (init only) */
     NS_CAP_MEMOBJ = 10, /* a memory object; with NS_RIGHT_MANAGE, its manager's capability */
+    NS_CAP_OBJFRAME = 11,  /* an object frame: 16 capability slots, never mapped */
+    NS_CAP_DISKRANGE = 12, /* a disk-range key: a run of sectors of one block device */
     NS_CAP_TYPE_COUNT
 };
 
 /* Rights only shrink along a derivation. Their meaning per type:
- *   READ   receive (endpoint), wait (notification), read (frame), inspect
- *   WRITE  send (endpoint), signal (notification), write (frame), modify
+ *   READ   receive (endpoint), wait (notification), read (frame, disk
+ *          range), load a slot (object frame), inspect
+ *   WRITE  send (endpoint), signal (notification), write (frame, disk
+ *          range), store or clear a slot (object frame), modify
  *   EXEC   execute (frame)
  *   GRANT  capabilities may be transferred through it (endpoint) */
 #define NS_RIGHT_READ  (1u << 0)

@@ -168,6 +168,7 @@ void cap_slot_derive(struct cap_slot *src, struct cap_slot *dst, uint32_t rights
     dst->gen = src->gen;
     dst->obj = src->obj;
     dst->badge = badge;
+    dst->extent = src->extent;
     cdt_add_child(src, dst);
     src->obj->caps++;
 }

@@ -44,9 +44,14 @@ struct cap_slot {
     uint16_t rights; /* NS_RIGHT_* */
     uint32_t gen;    /* object generation this capability was made for */
     struct kobj *obj;
+    /* Per type: an endpoint's or notification's badge; a disk-range key's
+     * first sector (badge) and sector count (extent). Both are copied by
+     * every derivation, which may only narrow them (diskrange.h). */
     uint64_t badge;
+    uint64_t extent;
     struct cap_slot *cdt_parent, *cdt_child, *cdt_prev, *cdt_next;
 };
+_Static_assert(sizeof(struct cap_slot) == 64, "a capability slot is one cache line");
 
 struct cspace {
     struct cap_slot *slots;
