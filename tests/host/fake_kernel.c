@@ -1,4 +1,5 @@
-/* The fake rest of the kernel for the IPC host tests (see fake_kernel.h). */
+/* The fake rest of the kernel for the IPC and memory-object host tests
+ * (see fake_kernel.h). */
 #include "fake_kernel.h"
 
 #include <setjmp.h>
@@ -6,7 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "include/newsys/caps.h"
+#include "kernel/arch/riscv/irq.h"
 #include "kernel/arch/riscv/layout.h"
+#include "kernel/arch/riscv/pte.h"
+#include "kernel/arch/riscv/uaccess.h"
+#include "kernel/arch/riscv/vm.h"
 #include "kernel/core/kmem.h"
 #include "kernel/core/object.h"
 #include "kernel/core/sched.h"
@@ -43,10 +49,24 @@ static struct {
     struct thread *current; /* who is in the kernel (fast paths) */
     struct thread *switched_to;
     jmp_buf switch_env;
+    uint64_t now;
+    uint64_t flushes;
+    unsigned fail_enters;
+    uint64_t page_budget; /* pages kmem may still hand out */
 } fk;
 
-/* Every block ever calloc'ed for a cache, so fk_fini can free them. */
+/* Every kernel page handed out and not freed. */
+static void **pages;
+static size_t npages, pages_cap;
+
+/* Every block ever calloc'ed for a cache, so fk_fini can free them. A
+ * cache kcache_grow has fed (kcache_alloc_uninit's) keeps its freed
+ * objects on `held`, not on its own free list (see fake_kernel.h). */
 static struct kcache *caches[FK_MAX_CACHES];
+static struct {
+    bool grown;
+    void *held;
+} cache_state[FK_MAX_CACHES];
 static unsigned ncaches;
 static struct block {
     void *p;
@@ -80,35 +100,67 @@ static void **link_of(struct kcache *c, void *obj)
     return (void **)((char *)obj + c->size - 8);
 }
 
-static void remember_cache(struct kcache *c)
+static unsigned remember_cache(struct kcache *c)
 {
     for (unsigned i = 0; i < ncaches; i++)
         if (caches[i] == c)
-            return;
+            return i;
     fk_require(ncaches < FK_MAX_CACHES, "too many caches");
-    caches[ncaches++] = c;
+    cache_state[ncaches].grown = false;
+    cache_state[ncaches].held = NULL;
+    caches[ncaches] = c;
+    return ncaches++;
+}
+
+static void *new_block(struct kcache *c)
+{
+    if (nblocks == blocks_cap) {
+        blocks_cap = blocks_cap ? blocks_cap * 2 : 64;
+        blocks = realloc(blocks, blocks_cap * sizeof(*blocks));
+        fk_require(blocks != NULL, "out of memory");
+    }
+    void *obj = calloc(1, c->size);
+    fk_require(obj != NULL, "out of memory");
+    blocks[nblocks].p = obj;
+    blocks[nblocks++].size = c->size;
+    c->pages++;
+    return obj;
+}
+
+/* kcache_alloc_uninit found the free list empty: put one object there,
+ * junk-filled as an object whose fields the caller sets must be. */
+bool kcache_grow(struct kcache *c)
+{
+    unsigned i = remember_cache(c);
+    char *obj = cache_state[i].held;
+    cache_state[i].grown = true;
+    if (obj) {
+        FK_UNPOISON(obj, c->size);
+        cache_state[i].held = *link_of(c, obj);
+    } else {
+        obj = new_block(c);
+    }
+    memset(obj, 0xa5, c->size);
+    *link_of(c, obj) = c->free_list;
+    c->free_list = obj;
+    return true;
 }
 
 void *kcache_alloc(struct kcache *c)
 {
-    char *obj = c->free_list;
-    remember_cache(c);
-    if (obj) {
+    unsigned i = remember_cache(c);
+    char *obj = cache_state[i].grown ? cache_state[i].held : c->free_list;
+    if (obj && cache_state[i].grown) {
+        FK_UNPOISON(obj, c->size);
+        cache_state[i].held = *link_of(c, obj);
+        memset(obj + KCACHE_KEEP, 0, c->size - KCACHE_KEEP);
+    } else if (obj) {
         FK_UNPOISON(obj, c->size);
         c->free_list = *link_of(c, obj);
         /* As kmem.c: the kobj header (type, live, generation) survives. */
         memset(obj + KCACHE_KEEP, 0, c->size - KCACHE_KEEP);
     } else {
-        if (nblocks == blocks_cap) {
-            blocks_cap = blocks_cap ? blocks_cap * 2 : 64;
-            blocks = realloc(blocks, blocks_cap * sizeof(*blocks));
-            fk_require(blocks != NULL, "out of memory");
-        }
-        obj = calloc(1, c->size);
-        fk_require(obj != NULL, "out of memory");
-        blocks[nblocks].p = obj;
-        blocks[nblocks++].size = c->size;
-        c->pages++;
+        obj = new_block(c);
     }
     c->allocated++;
     return obj;
@@ -116,8 +168,14 @@ void *kcache_alloc(struct kcache *c)
 
 void kcache_free(struct kcache *c, void *obj)
 {
-    *link_of(c, obj) = c->free_list;
-    c->free_list = obj;
+    unsigned i = remember_cache(c);
+    if (cache_state[i].grown) {
+        *link_of(c, obj) = cache_state[i].held;
+        cache_state[i].held = obj;
+    } else {
+        *link_of(c, obj) = c->free_list;
+        c->free_list = obj;
+    }
     c->allocated--;
     /* Everything but the kept header and the free-list link is dead now:
      * a stale pointer may read the generation, nothing else. */
@@ -303,42 +361,291 @@ static void fake_cspace_destroy(struct kobj *obj)
     obj_free(&cspace_cache, obj);
 }
 
+/* Weak, so a test that links the real memobj.c gets the real ones; the
+ * IPC tests make no memory-object mappings. */
+__attribute__((weak)) void memobj_aspace_init(struct aspace *as)
+{
+    (void)as;
+}
+
+void memobj_aspace_teardown(struct aspace *as);
+__attribute__((weak)) void memobj_aspace_teardown(struct aspace *as)
+{
+    (void)as;
+}
+
+/* ---- address spaces: a PTE table ---- */
+
+static struct fake_aspace *fake_as(const struct aspace *as)
+{
+    const struct fake_aspace *f = (const struct fake_aspace *)as;
+    fk_require(f && f->magic == FK_AS_MAGIC && as->obj.live, "use of a dead address space");
+    return (struct fake_aspace *)f;
+}
+
+static struct fk_pte *pte_of(struct fake_aspace *f, uint64_t va)
+{
+    uint64_t page = va & ~(uint64_t)(PAGE_SIZE - 1);
+    for (size_t i = 0; i < f->npte; i++)
+        if (f->pte[i].va == page)
+            return &f->pte[i];
+    return NULL;
+}
+
+static void pte_add(struct fake_aspace *f, uint64_t va, uint64_t pa, uint32_t rights, void *owned)
+{
+    if (f->npte == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 16;
+        f->pte = realloc(f->pte, f->cap * sizeof(*f->pte));
+        fk_require(f->pte != NULL, "out of memory");
+    }
+    f->pte[f->npte++] = (struct fk_pte){va, pa, rights, owned};
+}
+
+static void pte_drop(struct fake_aspace *f, struct fk_pte *e)
+{
+    free(e->owned);
+    *e = f->pte[--f->npte];
+}
+
 static void fake_aspace_destroy(struct kobj *obj)
 {
     struct fake_aspace *as = (struct fake_aspace *)obj;
-    for (unsigned i = 0; i < as->nmaps; i++)
-        free(as->maps[i].page);
-    as->nmaps = 0;
+    memobj_aspace_teardown(&as->as); /* as aspace.c: mappings go before the tables */
+    while (as->npte)
+        pte_drop(as, &as->pte[0]);
+    free(as->pte);
+    as->pte = NULL;
+    as->cap = 0;
     as->magic = 0;
     bank_uncharge_object(obj);
     kobj_kill(obj);
     obj_free(&aspace_cache, obj);
 }
 
+static uint64_t pte_flags(uint32_t rights)
+{
+    /* aspace.c's rule: a PTE cannot be write-only, so write implies read. */
+    uint64_t f = PTE_V | PTE_U | PTE_A | PTE_D;
+    if (rights & (NS_RIGHT_READ | NS_RIGHT_WRITE))
+        f |= PTE_R;
+    if (rights & NS_RIGHT_WRITE)
+        f |= PTE_W;
+    if (rights & NS_RIGHT_EXEC)
+        f |= PTE_X;
+    return f;
+}
+
+enum ns_error aspace_enter(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights)
+{
+    struct fake_aspace *f = fake_as(as);
+    fk_require(!(va & (PAGE_SIZE - 1)) && va >= PAGE_SIZE && user_range_ok(va, PAGE_SIZE),
+               "aspace_enter: not a page-aligned user address");
+    fk_require(!(pa & (PAGE_SIZE - 1)), "aspace_enter: frame not page aligned");
+    fk_require(rights & (NS_RIGHT_READ | NS_RIGHT_EXEC), "aspace_enter: no READ or EXEC");
+    if (pte_of(f, va))
+        return NS_ERR_RANGE;
+    if (fk.fail_enters) {
+        fk.fail_enters--;
+        return NS_ERR_NO_QUOTA;
+    }
+    uint32_t r = rights & (NS_RIGHT_READ | NS_RIGHT_WRITE | NS_RIGHT_EXEC);
+    if (r & NS_RIGHT_WRITE)
+        r |= NS_RIGHT_READ;
+    pte_add(f, va, pa, r, NULL);
+    as->mapped_pages++;
+    return NS_OK;
+}
+
+enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights)
+{
+    if (va & (PAGE_SIZE - 1) || !user_range_ok(va, PAGE_SIZE) || va < PAGE_SIZE)
+        return NS_ERR_RANGE;
+    if (!(rights & (NS_RIGHT_READ | NS_RIGHT_WRITE | NS_RIGHT_EXEC)))
+        return NS_ERR_INVALID_ARG;
+    return aspace_enter(as, va, pa, rights);
+}
+
+enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
+{
+    struct fake_aspace *f = fake_as(as);
+    if (!user_range_ok(va, PAGE_SIZE) || (va & (PAGE_SIZE - 1)))
+        return NS_ERR_RANGE;
+    struct fk_pte *e = pte_of(f, va);
+    if (!e)
+        return NS_ERR_RANGE;
+    if (pa)
+        *pa = e->pa;
+    pte_drop(f, e);
+    as->mapped_pages--;
+    return NS_OK;
+}
+
+bool aspace_lookup(struct aspace *as, uint64_t va, uint64_t *pa, uint64_t *flags)
+{
+    struct fake_aspace *f = fake_as(as);
+    if (!user_range_ok(va, 1))
+        return false;
+    const struct fk_pte *e = pte_of(f, va);
+    if (!e)
+        return false;
+    *pa = e->pa + (va & (PAGE_SIZE - 1));
+    *flags = pte_flags(e->rights);
+    return true;
+}
+
+void aspace_flush_page(struct aspace *as, uint64_t va)
+{
+    (void)fake_as(as);
+    (void)va;
+    fk.flushes++;
+}
+
 void *aspace_user_page(struct aspace *as, uint64_t va, bool write)
 {
-    struct fake_aspace *f = (struct fake_aspace *)as;
-    fk_require(f->magic == FK_AS_MAGIC && as->obj.live, "aspace_user_page on a dead space");
-    for (unsigned i = 0; i < f->nmaps; i++) {
-        if (f->maps[i].va == (va & ~(uint64_t)(PAGE_SIZE - 1)))
-            return write && !f->maps[i].writable ? NULL
-                                                 : (char *)f->maps[i].page + (va & (PAGE_SIZE - 1));
-    }
-    return NULL;
+    struct fake_aspace *f = fake_as(as);
+    const struct fk_pte *e = pte_of(f, va);
+    if (!e || !(e->rights & NS_RIGHT_READ) || (write && !(e->rights & NS_RIGHT_WRITE)))
+        return NULL;
+    return (char *)pa_to_va(e->pa) + (va & (PAGE_SIZE - 1));
 }
 
 void *fk_map(struct thread *t, uint64_t va, bool writable)
 {
-    struct fake_aspace *f = (struct fake_aspace *)t->as;
-    fk_require(f->nmaps < FK_MAX_MAPS, "too many mappings");
+    struct fake_aspace *f = fake_as(t->as);
+    fk_require(!pte_of(f, va), "fk_map over a PTE");
     void *page = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
     fk_require(page != NULL, "out of memory");
     memset(page, 0, PAGE_SIZE);
-    f->maps[f->nmaps].va = va & ~(uint64_t)(PAGE_SIZE - 1);
-    f->maps[f->nmaps].page = page;
-    f->maps[f->nmaps].writable = writable;
-    f->nmaps++;
+    pte_add(f, va & ~(uint64_t)(PAGE_SIZE - 1), direct_va_to_pa(page),
+            NS_RIGHT_READ | (writable ? NS_RIGHT_WRITE : 0), page);
     return page;
+}
+
+size_t fk_pte_count(const struct aspace *as)
+{
+    return fake_as(as)->npte;
+}
+
+const struct fk_pte *fk_pte_at(const struct aspace *as, size_t i)
+{
+    struct fake_aspace *f = fake_as(as);
+    return i < f->npte ? &f->pte[i] : NULL;
+}
+
+const struct fk_pte *fk_pte_find(const struct aspace *as, uint64_t va)
+{
+    return pte_of(fake_as(as), va);
+}
+
+uint64_t fk_flushes(void)
+{
+    return fk.flushes;
+}
+
+void fk_fail_enter(unsigned n)
+{
+    fk.fail_enters = n;
+}
+
+/* User copies through the current thread's space, page by page, as the
+ * MMU would: a page without a PTE granting the access fails the copy. */
+static int user_copy(void *kbuf, uint64_t uaddr, size_t n, bool to_user)
+{
+    if (!fk.current)
+        return -1;
+    struct fake_aspace *f = fake_as(fk.current->as);
+    while (n) {
+        const struct fk_pte *e = pte_of(f, uaddr);
+        uint32_t need = to_user ? NS_RIGHT_WRITE : NS_RIGHT_READ;
+        if (!e || !(e->rights & need))
+            return -1;
+        size_t off = uaddr & (PAGE_SIZE - 1), chunk = PAGE_SIZE - off;
+        if (chunk > n)
+            chunk = n;
+        char *page = pa_to_va(e->pa);
+        if (to_user)
+            memcpy(page + off, kbuf, chunk);
+        else
+            memcpy(kbuf, page + off, chunk);
+        kbuf = (char *)kbuf + chunk;
+        uaddr += chunk;
+        n -= chunk;
+    }
+    return 0;
+}
+
+int arch_copy_from_user(void *dst, const void *usrc, size_t n)
+{
+    return user_copy(dst, (uint64_t)(uintptr_t)usrc, n, false);
+}
+
+int arch_copy_to_user(void *udst, const void *src, size_t n)
+{
+    return user_copy((void *)src, (uint64_t)(uintptr_t)udst, n, true);
+}
+
+/* ---- kernel pages and the clock ---- */
+
+static void *page_alloc(uint64_t *pa, bool zero)
+{
+    if (!fk.page_budget)
+        return NULL;
+    fk.page_budget--;
+    void *p = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+    fk_require(p != NULL, "out of memory");
+    memset(p, zero ? 0 : 0x5a, PAGE_SIZE);
+    if (npages == pages_cap) {
+        pages_cap = pages_cap ? pages_cap * 2 : 64;
+        pages = realloc(pages, pages_cap * sizeof(*pages));
+        fk_require(pages != NULL, "out of memory");
+    }
+    pages[npages++] = p;
+    if (pa)
+        *pa = direct_va_to_pa(p);
+    return p;
+}
+
+void *kmem_page_alloc(uint64_t *pa)
+{
+    return page_alloc(pa, true);
+}
+
+void *kmem_page_alloc_dirty(uint64_t *pa)
+{
+    return page_alloc(pa, false);
+}
+
+void kmem_page_free(void *va)
+{
+    for (size_t i = 0; i < npages; i++) {
+        if (pages[i] == va) {
+            pages[i] = pages[--npages];
+            free(va);
+            return;
+        }
+    }
+    fk_error("kmem_page_free of a page kmem did not hand out", NULL);
+}
+
+uint64_t fk_pages_live(void)
+{
+    return npages;
+}
+
+void fk_page_limit(uint64_t n)
+{
+    fk.page_budget = n;
+}
+
+uint64_t timer_now(void)
+{
+    return fk.now;
+}
+
+void fk_set_time(uint64_t now)
+{
+    fk.now = now;
 }
 
 struct ns_ipc_buffer *fk_ipc_buffer(struct thread *t)
@@ -362,7 +669,8 @@ static struct cap_slot *free_owner_slot(void)
     return NULL;
 }
 
-struct thread *fk_thread(const char *name, uint32_t nslots, bool ipc_buffer)
+static struct thread *make_thread(const char *name, uint32_t nslots, bool ipc_buffer,
+                                  struct thread *other)
 {
     fk_require(nslots > FK_SLOT_BANK, "a fake thread needs its bank slot");
     struct thread *t = kcache_alloc(&thread_cache);
@@ -376,17 +684,22 @@ struct thread *fk_thread(const char *name, uint32_t nslots, bool ipc_buffer)
     fk_require(slots != NULL, "out of memory");
     cspace_init(&cs->cs, slots, nslots);
 
-    struct fake_aspace *as = kcache_alloc(&aspace_cache);
-    kobj_init(&as->as.obj, NS_CAP_ASPACE);
-    charge(&as->as.obj, &aspace_cache);
-    as->magic = FK_AS_MAGIC;
-
     /* The thread holds the only capabilities to its spaces, as a thread
-     * whose creator dropped its own copies. */
+     * whose creator dropped its own copies (or shares its process's). */
+    if (other) {
+        cap_slot_derive(&other->as_cap, &t->as_cap, NS_RIGHTS_ALL, 0);
+        t->as = other->as;
+    } else {
+        struct fake_aspace *as = kcache_alloc(&aspace_cache);
+        kobj_init(&as->as.obj, NS_CAP_ASPACE);
+        charge(&as->as.obj, &aspace_cache);
+        as->magic = FK_AS_MAGIC;
+        memobj_aspace_init(&as->as);
+        cap_install(&t->as_cap, &as->as.obj, NS_RIGHTS_ALL, 0);
+        t->as = &as->as;
+    }
     cap_install(&t->cs_cap, &cs->obj, NS_RIGHTS_ALL, 0);
-    cap_install(&t->as_cap, &as->as.obj, NS_RIGHTS_ALL, 0);
     t->cs = cs;
-    t->as = &as->as;
     cap_slot_derive(&fk.owner_slots[0], &cs->cs.slots[FK_SLOT_BANK], NS_RIGHTS_ALL, 0);
     cap_install(free_owner_slot(), &t->obj, NS_RIGHTS_ALL, 0);
 
@@ -400,6 +713,16 @@ struct thread *fk_thread(const char *name, uint32_t nslots, bool ipc_buffer)
     }
     sched_ready(&fk.hart.s, t);
     return t;
+}
+
+struct thread *fk_thread(const char *name, uint32_t nslots, bool ipc_buffer)
+{
+    return make_thread(name, nslots, ipc_buffer, NULL);
+}
+
+struct thread *fk_thread_in(const char *name, uint32_t nslots, struct thread *other)
+{
+    return make_thread(name, nslots, false, other);
 }
 
 void fk_thread_destroy(struct thread *t)
@@ -473,6 +796,38 @@ void fk_give_thread_cap(struct thread *holder, uint32_t slot, struct thread *tar
     fk_require(false, "no harness capability to that thread");
 }
 
+void fk_give_aspace(struct thread *holder, uint32_t slot, struct thread *of)
+{
+    struct cap_slot *d;
+    fk_require(cap_lookup_empty(&holder->cs->cs, slot, &d) == NS_OK, "slot not empty");
+    cap_slot_derive(&of->as_cap, d, NS_RIGHTS_ALL, 0);
+}
+
+static struct kcache bank_cache = KCACHE_INIT("bank", struct bank);
+
+/* bank_obj.c's hook, for sub-banks made by fk_bank. */
+static void fake_bank_destroy(struct kobj *obj)
+{
+    struct bank *b = (struct bank *)obj;
+    bank_teardown(b);
+    bank_uncharge_object(obj);
+    kobj_kill(obj);
+    if (b != &fk.root)
+        obj_free(&bank_cache, obj);
+}
+
+struct bank *fk_bank(struct thread *holder, uint32_t slot, uint64_t limit_bytes)
+{
+    struct cap_slot *d;
+    fk_require(cap_lookup_empty(&holder->cs->cs, slot, &d) == NS_OK, "slot not empty");
+    struct bank *b = kcache_alloc(&bank_cache);
+    kobj_init(&b->obj, NS_CAP_BANK);
+    charge(&b->obj, &bank_cache);
+    bank_init_child(b, &fk.root, limit_bytes / BANK_PAGE_SIZE * BANK_PAGE_SIZE);
+    cap_install(d, &b->obj, NS_RIGHTS_ALL, 0);
+    return b;
+}
+
 struct endpoint *fk_ep(struct thread *t, uint32_t slot)
 {
     struct cap_slot *s = &t->cs->cs.slots[slot];
@@ -507,6 +862,7 @@ void fk_init(void)
     static const struct kobj_type_ops thread_ops = {.destroy = fake_thread_destroy};
     static const struct kobj_type_ops cspace_ops = {.destroy = fake_cspace_destroy};
     static const struct kobj_type_ops aspace_ops = {.destroy = fake_aspace_destroy};
+    static const struct kobj_type_ops bank_ops = {.destroy = fake_bank_destroy};
 
     memset(&fk.hart, 0, sizeof(fk.hart));
     fk.nrunq = 0;
@@ -517,10 +873,15 @@ void fk_init(void)
     fk.first_error[0] = '\0';
     fk.current = NULL;
     fk.switched_to = NULL;
+    fk.now = 0;
+    fk.flushes = 0;
+    fk.fail_enters = 0;
+    fk.page_budget = UINT64_MAX;
     ipc_types_init();
     kobj_register_type(NS_CAP_THREAD, &thread_ops);
     kobj_register_type(NS_CAP_CSPACE, &cspace_ops);
     kobj_register_type(NS_CAP_ASPACE, &aspace_ops);
+    kobj_register_type(NS_CAP_BANK, &bank_ops);
     bank_init_root(&fk.root, UINT64_MAX);
     cspace_init(&fk.owner, fk.owner_slots, FK_OWNER_SLOTS);
     cap_install(&fk.owner_slots[0], &fk.root.obj, NS_RIGHTS_ALL, 0);
@@ -537,6 +898,7 @@ uint64_t fk_fini(void)
     cspace_clear(&fk.owner);
     for (unsigned i = 0; i < ncaches; i++) {
         leaked += caches[i]->allocated;
+        cache_state[i].held = NULL;
         caches[i]->free_list = NULL;
         caches[i]->allocated = 0;
         caches[i]->pages = 0;
@@ -548,6 +910,12 @@ uint64_t fk_fini(void)
     free(blocks);
     blocks = NULL;
     nblocks = blocks_cap = 0;
+    leaked += npages;
+    for (size_t i = 0; i < npages; i++)
+        free(pages[i]);
+    free(pages);
+    pages = NULL;
+    npages = pages_cap = 0;
     fk.nrunq = 0;
     return leaked;
 }

@@ -1,6 +1,7 @@
 /* A fake of the rest of the kernel, so host tests can run the real
- * kernel/core/ipc.c (with the real cap.c, kobj.c, bank.c and object.c)
- * the way Hafnium and coreboot test kernel code on the host.
+ * kernel/core/ipc.c and memobj/memobj.c (with the real cap.c, kobj.c,
+ * bank.c and object.c) the way Hafnium and coreboot test kernel code on
+ * the host.
  *
  * What is faked, and how faithfully:
  *   - kcache_alloc/kcache_free: calloc-backed but type-stable, like
@@ -18,12 +19,31 @@
  *     paths' sched_switch_to checks its contract and longjmps back to the
  *     test (see fk_switch_env).
  *   - thread_can_run is thread.h's own inline rule, not a fake; thread_stop
- *     only records; memobj_cancel_wait is a weak stub (no test waits on a
- *     page).
+ *     only records; memobj_cancel_wait, memobj_aspace_init and
+ *     memobj_aspace_teardown are weak stubs, replaced by the real ones
+ *     when a test links memobj.c.
  *   - threads, address spaces and capability spaces: kernel objects
- *     charged to one root bank; an address space maps a few VAs to
- *     malloc'ed pages, which is all aspace_user_page needs. Thread destroy,
- *     suspend and resume copy what thread.c does.
+ *     charged to one root bank. An address space is a table of PTEs
+ *     (struct fk_pte: va -> frame with rights) instead of Sv39 tables:
+ *     fk_map puts a malloc'ed page there, the kernel's aspace_enter puts
+ *     its own frames; aspace_user_page, aspace_lookup and the user copies
+ *     read it, so tests can assert exactly which PTEs each space holds.
+ *     Thread destroy, suspend and resume copy what thread.c does.
+ *   - kernel pages (kmem_page_alloc*): page-aligned malloc, counted, with
+ *     "physical" addresses chosen so that vm.h's direct-map arithmetic
+ *     (pa + DIRECT_MAP_BASE, wrapping) gives back the host pointer. Dirty
+ *     pages and kcache_alloc_uninit objects come filled with junk, so a
+ *     field or byte the caller forgets to set shows.
+ *   - kcache_alloc_uninit (inline in kmem.h) pops the free list and calls
+ *     kcache_grow when it is empty. A cache it has grown keeps its freed
+ *     objects on a fake-private list, poisoned, and hands them back only
+ *     through kcache_grow, which unpoisons them: use-after-free stays
+ *     visible for those caches too.
+ *   - user copies (arch_copy_from_user/arch_copy_to_user) go through the
+ *     PTEs of the space of the thread set by fk_set_current - the one in
+ *     the kernel, whose table satp holds - and fail on a page without a
+ *     PTE with the rights the copy needs.
+ *   - timer_now reads a clock the test sets (fk_set_time).
  * The harness holds, in a cspace of its own, a capability to the root bank
  * (every thread's slot FK_SLOT_BANK is derived from it) and one to each
  * thread; fk_fini tears the root bank down, which destroys everything. */
@@ -46,23 +66,26 @@
 #define FK_MAX_THREADS 64
 #define FK_SLOT_BANK   0             /* every fake thread's slot 0 holds the root bank */
 #define FK_IPC_VA      0x10000000ull /* where a fake thread's IPC buffer is */
-#define FK_MAX_MAPS    4
+
+/* One PTE of a fake address space. */
+struct fk_pte {
+    uint64_t va, pa; /* page aligned */
+    uint32_t rights; /* NS_RIGHT_READ/WRITE/EXEC */
+    void *owned;     /* the page fk_map made (freed with the space); NULL for a kernel frame */
+};
 
 struct fake_aspace {
-    struct aspace as; /* first: aspace_user_page casts back */
+    struct aspace as; /* first: the aspace_* functions cast back */
     uint32_t magic;
-    unsigned nmaps;
-    struct {
-        uint64_t va;
-        void *page;
-        bool writable;
-    } maps[FK_MAX_MAPS];
+    size_t npte, cap;
+    struct fk_pte *pte;
 };
 
 /* A fresh world: types registered, root bank, empty run queue. */
 void fk_init(void);
 /* Destroy everything (root bank teardown) and free all memory; returns how
- * many cache objects were still allocated after the teardown (leaks). */
+ * many cache objects and kernel pages were still allocated after the
+ * teardown (leaks). */
 uint64_t fk_fini(void);
 
 struct hart *fk_hart(void);
@@ -74,7 +97,11 @@ struct bank *fk_root_bank(void);
 struct thread *fk_thread(const char *name, uint32_t nslots, bool ipc_buffer);
 /* The thread's IPC buffer page (NULL if none is mapped). */
 struct ns_ipc_buffer *fk_ipc_buffer(struct thread *t);
-/* Map a fresh zeroed page at `va` in t's address space. */
+/* A runnable thread like fk_thread's, without an IPC buffer, running in
+ * the address space of `other` (threads of one process). */
+struct thread *fk_thread_in(const char *name, uint32_t nslots, struct thread *other);
+/* Map a fresh zeroed page at `va` in t's address space (a PTE with READ,
+ * and WRITE if `writable`). */
 void *fk_map(struct thread *t, uint64_t va, bool writable);
 /* Destroy a thread now, whatever capabilities to it exist (as when its
  * bank goes): the kernel's thread destroy hook runs. */
@@ -91,6 +118,12 @@ enum ns_error fk_give(struct thread *from, uint32_t fslot, struct thread *to, ui
                       uint32_t rights, uint64_t badge);
 /* Put a capability to `target` (all rights) in holder's slot. */
 void fk_give_thread_cap(struct thread *holder, uint32_t slot, struct thread *target);
+/* Put a capability (all rights) to the address space `of` runs in, in
+ * holder's slot. */
+void fk_give_aspace(struct thread *holder, uint32_t slot, struct thread *of);
+/* A sub-bank of the root bank limited to `limit_bytes` (rounded down to
+ * pages), with its capability (all rights) in holder's slot. */
+struct bank *fk_bank(struct thread *holder, uint32_t slot, uint64_t limit_bytes);
 /* The endpoint or notification a thread's slot names. */
 struct endpoint *fk_ep(struct thread *t, uint32_t slot);
 struct notification *fk_ntfn(struct thread *t, uint32_t slot);
@@ -114,6 +147,26 @@ unsigned fk_on_runq(const struct thread *t);
 unsigned fk_stop_count(void);
 struct thread *fk_last_stopped(void);
 const char *fk_last_stop_reason(void);
+
+/* The PTEs of a space: how many, the i-th (in no particular order), the
+ * one for the page holding `va` (NULL if none). */
+size_t fk_pte_count(const struct aspace *as);
+const struct fk_pte *fk_pte_at(const struct aspace *as, size_t i);
+const struct fk_pte *fk_pte_find(const struct aspace *as, uint64_t va);
+/* aspace_flush_page calls so far. */
+uint64_t fk_flushes(void);
+/* The next `n` aspace_enter calls fail with NS_ERR_NO_QUOTA (a page table
+ * that cannot be charged). */
+void fk_fail_enter(unsigned n);
+
+/* Kernel pages allocated now (kmem_page_alloc*, not yet freed). */
+uint64_t fk_pages_live(void);
+/* Page allocation fails once `n` more pages have been handed out (UINT64_MAX:
+ * never, the default). */
+void fk_page_limit(uint64_t n);
+
+/* The time timer_now() returns. */
+void fk_set_time(uint64_t now);
 
 /* Objects currently allocated from the cache named `name`. */
 uint64_t fk_cache_allocated(const char *name);
