@@ -8,7 +8,10 @@
  * The slots are ordinary capability slots: a capability stored in a frame
  * is a derivation-tree child of the one it was copied from, so revoking
  * that one (or destroying its object) reaches the copy in the frame as it
- * reaches copies in capability spaces.
+ * reaches copies in capability spaces. Capabilities keep objects alive, so
+ * frames that hold capabilities to each other (or to themselves) stay
+ * until one of those is revoked or their bank is destroyed - bounded, like
+ * everything else, by the bank.
  *
  * This file is portable (host-tested): slot operations on a frame the
  * caller owns. Creation, destruction and the system calls are in

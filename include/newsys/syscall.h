@@ -97,6 +97,17 @@ enum ns_syscall {
     NS_SYS_MEMOBJ_SET_CLUSTER = 54,  /* (memobj, pages 1..64): a fault asks for up to this
                                         many adjacent missing pages in one request */
 
+    /* Object frames (frames/objframe.h): 16 capability slots, never mapped. */
+    NS_SYS_OBJFRAME_CREATE = 55, /* (bank, dst) */
+    NS_SYS_OBJFRAME_STORE = 56,  /* (frame, index, src slot, rights mask) WRITE right */
+    NS_SYS_OBJFRAME_LOAD = 57,   /* (frame, index, dst slot, rights mask) READ right */
+    NS_SYS_OBJFRAME_CLEAR = 58,  /* (frame, index) WRITE right */
+
+    /* Disk-range keys (frames/diskrange.h): runs of 512-byte sectors. */
+    NS_SYS_DISKRANGE_DERIVE = 59, /* (key, dst, offset sectors, sectors, rights mask): a key
+                                     for a part of the key's range */
+    NS_SYS_DISKRANGE_INFO = 60,   /* (key) -> a1 disk index, a2 first sector, a3 sectors */
+
     NS_SYS_COUNT
 };
 

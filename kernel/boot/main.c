@@ -32,6 +32,7 @@
 #include "kernel/core/cspace_obj.h"
 #include "kernel/core/frame_obj.h"
 #include "kernel/core/ipc.h"
+#include "kernel/core/objframe_obj.h"
 #include "memobj/memobj.h"
 #include "kernel/core/thread.h"
 #include "kernel/core/kmem.h"
@@ -355,6 +356,7 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     bank_types_init();
     ipc_types_init();
     memobj_types_init();
+    objframe_types_init();
     asid_probe();
     syscall_set_timebase(platform.timebase_hz);
     sched_init(&boot_sched);

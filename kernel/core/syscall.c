@@ -20,6 +20,7 @@
 #include "kernel/core/frame_obj.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/notification.h"
+#include "kernel/core/objframe_obj.h"
 #include "kernel/core/kobj.h"
 #include "kernel/core/object.h"
 #include "kernel/core/sched.h"
@@ -454,7 +455,42 @@ static enum ns_error do_memobj_set_deadline(struct args *a)
     return sys_memobj_set_deadline(a->t, A0, A1);
 }
 
+static enum ns_error do_objframe_create(struct args *a)
+{
+    return sys_objframe_create(a->t, A0, A1);
+}
+static enum ns_error do_objframe_store(struct args *a)
+{
+    return sys_objframe_store(a->t, A0, A1, A2, A3);
+}
+static enum ns_error do_objframe_load(struct args *a)
+{
+    return sys_objframe_load(a->t, A0, A1, A2, A3);
+}
+static enum ns_error do_objframe_clear(struct args *a)
+{
+    return sys_objframe_clear(a->t, A0, A1);
+}
+static enum ns_error do_diskrange_derive(struct args *a)
+{
+    return sys_diskrange_derive(a->t, A0, A1, A2, A3, a->r[14]);
+}
+static enum ns_error do_diskrange_info(struct args *a)
+{
+    uint64_t disk, first, sectors;
+    enum ns_error e = sys_diskrange_info(a->t, A0, &disk, &first, &sectors);
+    if (e == NS_OK)
+        A1 = disk, A2 = first, A3 = sectors;
+    return e;
+}
+
 static const syscall_fn syscalls[NS_SYS_COUNT] = {
+    [NS_SYS_OBJFRAME_CREATE] = do_objframe_create,
+    [NS_SYS_OBJFRAME_STORE] = do_objframe_store,
+    [NS_SYS_OBJFRAME_LOAD] = do_objframe_load,
+    [NS_SYS_OBJFRAME_CLEAR] = do_objframe_clear,
+    [NS_SYS_DISKRANGE_DERIVE] = do_diskrange_derive,
+    [NS_SYS_DISKRANGE_INFO] = do_diskrange_info,
     [NS_SYS_MEMOBJ_SET_DEADLINE] = do_memobj_set_deadline,
     [NS_SYS_MEMOBJ_SET_CLUSTER] = do_memobj_set_cluster,
     [NS_SYS_MEMOBJ_CREATE] = do_memobj_create,

@@ -1495,6 +1495,62 @@ static void test_memobj_shrink_every_process(void)
     memobj_teardown();
 }
 
+/* Object frames hold capabilities in 16 slots: store, load, clear, with
+ * rights only shrinking; they are never mappable; a revoke reaches the
+ * copies they hold; destroying one gives its bank back everything. */
+static void test_objframe(void)
+{
+    struct ns_cap_info i;
+    uint64_t before = root_used();
+    CHECK_OK(ns_objframe_create(NS_SLOT_ROOT_BANK, S_A));
+    CHECK_OK(ns_cap_identify(S_A, &i));
+    CHECK(i.type == NS_CAP_OBJFRAME);
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_B));
+    CHECK_OK(ns_objframe_store(S_A, 0, S_B, NS_RIGHT_WRITE));
+    CHECK_ERR(ns_objframe_store(S_A, 0, S_B, NS_RIGHTS_ALL), NS_ERR_SLOT_OCCUPIED);
+    CHECK_ERR(ns_objframe_store(S_A, 16, S_B, NS_RIGHTS_ALL), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_objframe_store(S_A, 1, S_H, NS_RIGHTS_ALL), NS_ERR_EMPTY_SLOT);
+    CHECK_ERR(ns_objframe_store(S_B, 1, S_B, NS_RIGHTS_ALL), NS_ERR_WRONG_TYPE);
+    CHECK_OK(ns_objframe_load(S_A, 0, S_C, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_identify(S_C, &i));
+    CHECK(i.type == NS_CAP_ENDPOINT && i.rights == NS_RIGHT_WRITE);
+    CHECK_ERR(ns_objframe_load(S_A, 0, S_C, NS_RIGHTS_ALL), NS_ERR_SLOT_OCCUPIED);
+    CHECK_ERR(ns_objframe_load(S_A, 5, S_D, NS_RIGHTS_ALL), NS_ERR_EMPTY_SLOT);
+    /* Rights on the frame itself: a read-only copy loads, never stores. */
+    CHECK_OK(ns_cap_copy(S_A, S_E, NS_RIGHT_READ));
+    CHECK_ERR(ns_objframe_store(S_E, 1, S_B, NS_RIGHTS_ALL), NS_ERR_NO_RIGHTS);
+    CHECK_ERR(ns_objframe_clear(S_E, 0), NS_ERR_NO_RIGHTS);
+    CHECK_OK(ns_objframe_load(S_E, 0, S_D, NS_RIGHTS_ALL));
+    /* Never mappable. */
+    CHECK_ERR(ns_map_frame(NS_SLOT_SELF_ASPACE, S_A, SCRATCH_VA, NS_RIGHT_READ, NULL),
+              NS_ERR_WRONG_TYPE);
+    CHECK_ERR(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_A, SCRATCH_VA, 0, 1, NS_RIGHT_READ, NULL),
+              NS_ERR_WRONG_TYPE);
+    /* A frame in a frame; a revoke of the endpoint reaches its copy inside. */
+    CHECK_OK(ns_objframe_create(NS_SLOT_ROOT_BANK, S_F));
+    CHECK_OK(ns_objframe_store(S_A, 1, S_F, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_delete(S_F)); /* the outer frame keeps it alive */
+    CHECK_OK(ns_cap_revoke(S_B));
+    CHECK_OK(ns_cap_delete(S_D));
+    CHECK_ERR(ns_objframe_load(S_A, 0, S_D, NS_RIGHTS_ALL), NS_ERR_REVOKED); /* a tombstone */
+    CHECK_OK(ns_notification_create(NS_SLOT_ROOT_BANK, S_G));
+    CHECK_OK(ns_objframe_store(S_A, 0, S_G, NS_RIGHT_READ)); /* which a store replaces */
+    CHECK_OK(ns_objframe_load(S_A, 1, S_F, NS_RIGHTS_ALL));
+    CHECK_OK(ns_objframe_clear(S_A, 1));
+    CHECK_OK(ns_objframe_clear(S_A, 1)); /* empty already */
+    CHECK_OK(ns_cap_identify(S_F, &i));  /* still ours */
+    /* Destroying everything gives the bank back every byte. */
+    clear_slots();
+    CHECK(root_used() == before);
+    /* A frame holding a capability to itself lives until that one is
+     * revoked: capabilities keep objects alive, cycles included. */
+    CHECK_OK(ns_objframe_create(NS_SLOT_ROOT_BANK, S_A));
+    CHECK_OK(ns_objframe_store(S_A, 0, S_A, NS_RIGHT_READ));
+    CHECK_OK(ns_cap_revoke(S_A));
+    clear_slots();
+    CHECK(root_used() == before);
+}
+
 static const struct ktest tests[] = {
     {"debug_write", test_debug_write},
     {"invalid_syscall", test_invalid_syscall},
@@ -1541,6 +1597,7 @@ static const struct ktest tests[] = {
     {"memobj_shared_by_8_processes", test_memobj_shared_by_8_processes},
     {"memobj_manager_dies", test_memobj_manager_dies},
     {"memobj_cluster", test_memobj_cluster},
+    {"objframe", test_objframe},
     {"memobj_supply_zero", test_memobj_supply_zero},
     {"memobj_fail_every_waiter", test_memobj_fail_every_waiter},
     {"memobj_manager_gone", test_memobj_manager_gone},

@@ -360,6 +360,45 @@ static inline long ns_memobj_set_cluster(unsigned long memobj, uint64_t pages)
 {
     return ns_sys(NS_SYS_MEMOBJ_SET_CLUSTER, memobj, pages, 0, 0).err;
 }
+/* Object frames: 16 capability slots (frames/objframe.h). */
+static inline long ns_objframe_create(unsigned long bank, unsigned long dst)
+{
+    return ns_sys(NS_SYS_OBJFRAME_CREATE, bank, dst, 0, 0).err;
+}
+static inline long ns_objframe_store(unsigned long frame, uint64_t index, unsigned long src,
+                                     unsigned long rights_mask)
+{
+    return ns_sys(NS_SYS_OBJFRAME_STORE, frame, index, src, rights_mask).err;
+}
+static inline long ns_objframe_load(unsigned long frame, uint64_t index, unsigned long dst,
+                                    unsigned long rights_mask)
+{
+    return ns_sys(NS_SYS_OBJFRAME_LOAD, frame, index, dst, rights_mask).err;
+}
+static inline long ns_objframe_clear(unsigned long frame, uint64_t index)
+{
+    return ns_sys(NS_SYS_OBJFRAME_CLEAR, frame, index, 0, 0).err;
+}
+
+/* Disk-range keys (frames/diskrange.h): sectors are 512 bytes. */
+static inline long ns_diskrange_derive(unsigned long key, unsigned long dst, uint64_t offset,
+                                       uint64_t sectors, unsigned long rights_mask)
+{
+    return ns_syscall(NS_SYS_DISKRANGE_DERIVE, key, dst, offset, sectors, rights_mask, 0).err;
+}
+static inline long ns_diskrange_info(unsigned long key, uint64_t *disk, uint64_t *first,
+                                     uint64_t *sectors)
+{
+    struct ns_ret r = ns_syscall(NS_SYS_DISKRANGE_INFO, key, 0, 0, 0, 0, 0);
+    if (disk)
+        *disk = r.err ? 0 : r.v1;
+    if (first)
+        *first = r.err ? 0 : r.v2;
+    if (sectors)
+        *sectors = r.err ? 0 : r.v3;
+    return r.err;
+}
+
 static inline long ns_memobj_requests_made(unsigned long memobj, uint64_t *resident,
                                            uint64_t *requests)
 {
