@@ -220,20 +220,6 @@ void memobj_aspace_teardown(struct aspace *as)
 
 /* ---- requests and waiters ---- */
 
-void memobj_cancel_wait(struct thread *t)
-{
-    struct page_request *r = t->ipc_obj;
-    waitq_remove(&r->head, &r->tail, t);
-}
-
-static struct page_request *find_request(struct memobj *mo, uint64_t page)
-{
-    for (struct page_request *r = mo->requests; r; r = r->next)
-        if (page >= r->first_page && page - r->first_page < r->pages)
-            return r;
-    return NULL;
-}
-
 static void unlink_request(struct memobj *mo, struct page_request *r)
 {
     for (struct page_request **pp = &mo->requests; *pp; pp = &(*pp)->next)
@@ -242,6 +228,41 @@ static void unlink_request(struct memobj *mo, struct page_request *r)
             break;
         }
     kcache_free(&request_cache, r);
+    bank_uncharge(mo->obj.bank, request_cache.size);
+}
+
+/* A waiter leaves (suspended or destroyed). A request nobody waits for any
+ * more that the manager has not read yet is dropped: asking for it would
+ * be work for nobody, and a thread faulting and being cancelled over and
+ * over must not grow the queue. One the manager has read stays until it is
+ * answered or its deadline passes. */
+void memobj_cancel_wait(struct thread *t)
+{
+    struct page_request *r = t->ipc_obj;
+    waitq_remove(&r->head, &r->tail, t);
+    if (!r->head && !r->handed_out)
+        unlink_request(r->obj, r);
+}
+
+/* Bit i: page r->first_page + i. */
+static uint64_t request_bits(const struct page_request *r, uint64_t first, uint64_t pages)
+{
+    uint64_t lo = r->first_page > first ? r->first_page : first;
+    uint64_t end = r->first_page + r->pages, hi = end < first + pages ? end : first + pages;
+    if (lo >= hi)
+        return 0;
+    uint64_t n = hi - lo;
+    return (n == 64 ? ~0ull : ((1ull << n) - 1)) << (lo - r->first_page);
+}
+
+/* The request still waiting for `page`, if any. */
+static struct page_request *find_request(struct memobj *mo, uint64_t page)
+{
+    for (struct page_request *r = mo->requests; r; r = r->next)
+        if (page >= r->first_page && page - r->first_page < r->pages &&
+            (r->pending >> (page - r->first_page) & 1))
+            return r;
+    return NULL;
 }
 
 static const uint32_t access_right[] = {NS_RIGHT_READ, NS_RIGHT_WRITE, NS_RIGHT_EXEC};
@@ -268,16 +289,20 @@ static void map_for_waiter(struct memobj *mo, struct thread *t)
         (void)map_cached(mo, cp, t->as, vpage, m->rights, &aux);
 }
 
-/* Wake every waiter of `r`: with kind == 0 its page (or some page of the
- * request) arrived and it goes on - mapped already if its own page is
- * here, else retrying, which joins what is left of the request; with kind
- * != 0 it receives the fault `kind`. The request is forgotten when no page
- * of it is missing any more, or when it failed. */
-static void wake_request(struct hart *h, struct memobj *mo, struct page_request *r, int kind,
-                         uint64_t aux)
+/* Pages `done` (bits, as request_bits) of `r` are settled: with kind == 0
+ * they arrived, and each thread waiting for one of them goes on with its
+ * page mapped; with kind != 0 each receives the fault `kind` (aux: the
+ * fault message's last word). Threads waiting for the request's other
+ * pages keep waiting. A request with nothing pending is forgotten. */
+static void settle(struct hart *h, struct memobj *mo, struct page_request *r, uint64_t done,
+                   int kind, uint64_t aux)
 {
-    struct thread *t;
-    while ((t = waitq_pop(&r->head, &r->tail)) != NULL) {
+    r->pending &= ~done;
+    for (struct thread *t = r->head, *next; t; t = next) {
+        next = t->q_next;
+        if (!(done >> (t->fault_page - r->first_page) & 1))
+            continue;
+        waitq_remove(&r->head, &r->tail, t);
         if (kind) {
             t->ipc_op = IPC_NONE;
             t->ipc_obj = NULL;
@@ -287,8 +312,20 @@ static void wake_request(struct hart *h, struct memobj *mo, struct page_request 
             ipc_wake(h, t);
         }
     }
-    if (kind || r->missing == 0)
+    if (!r->pending)
         unlink_request(mo, r);
+}
+
+/* Settle the pages of [first, first + pages) in every request. */
+static void settle_run(struct hart *h, struct memobj *mo, uint64_t first, uint64_t pages, int kind,
+                       uint64_t aux)
+{
+    for (struct page_request *r = mo->requests, *next; r; r = next) {
+        next = r->next;
+        uint64_t bits = request_bits(r, first, pages) & r->pending;
+        if (bits)
+            settle(h, mo, r, bits, kind, aux);
+    }
 }
 
 /* Is the manager still there to be asked? Its notification is the mark:
@@ -305,18 +342,29 @@ static void notify_manager(struct memobj *mo)
 
 /* The one request for `page` and the missing pages after it: at most the
  * object's cluster size, stopping at the object's end and at the first
- * page that is resident or already requested. */
-static struct page_request *new_request(struct memobj *mo, uint64_t page)
+ * page that is resident or already requested. Charged to the object's
+ * bank, like everything else kept for the object. */
+static struct page_request *new_request(struct memobj *mo, uint64_t page, enum ns_error *err)
 {
-    struct page_request *r = kcache_alloc_uninit(&request_cache);
-    if (!r)
+    if (bank_charge(mo->obj.bank, request_cache.size) != NS_OK) {
+        *err = NS_ERR_NO_QUOTA;
         return NULL;
+    }
+    struct page_request *r = kcache_alloc_uninit(&request_cache);
+    if (!r) {
+        bank_uncharge(mo->obj.bank, request_cache.size);
+        *err = NS_ERR_NO_MEMORY;
+        return NULL;
+    }
+    _Static_assert(SUPPLY_MAX_PAGES <= 64, "a request's pages fit its pending bits");
     uint64_t n = 1, end = pages_of(mo->length);
     while (n < mo->cluster_pages && page + n < end && !page_cache_lookup(&mo->cache, page + n) &&
            !find_request(mo, page + n))
         n++;
+    r->obj = mo;
     r->first_page = page;
-    r->pages = r->missing = n;
+    r->pages = (uint32_t)n;
+    r->pending = n == 64 ? ~0ull : (1ull << n) - 1;
     r->handed_out = false;
     r->deadline = mo->deadline_ticks ? timer_now() + mo->deadline_ticks : 0;
     r->head = r->tail = NULL;
@@ -373,16 +421,14 @@ static __attribute__((noinline)) int fault_missing(struct hart *h, struct thread
     }
     struct page_request *r = find_request(mo, page);
     if (!r) {
-        if (!manager_alive(mo)) {
-            *aux = NS_ERR_DEAD_OBJECT;
-            return NS_FAULT_MANAGER;
-        }
-        if (!(r = new_request(mo, page))) {
-            *aux = NS_ERR_NO_MEMORY;
+        enum ns_error e = NS_ERR_DEAD_OBJECT;
+        if (!manager_alive(mo) || !(r = new_request(mo, page, &e))) {
+            *aux = e;
             return NS_FAULT_MANAGER;
         }
     }
     t->fault_va = va;
+    t->fault_page = page;
     t->fault_access = (uint8_t)access;
     ipc_block(h, t, IPC_PAGE_WAIT, r);
     waitq_push(&r->head, &r->tail, t);
@@ -443,7 +489,7 @@ static void memobj_destroy(struct kobj *obj)
     page_cache_range(&mo->cache, 0, UINT64_MAX, clear_mappings_visit, NULL);
     page_cache_destroy(&mo->cache, drop_page_visit, mo);
     while (mo->requests)
-        wake_request(h, mo, mo->requests, NS_FAULT_DEAD, 0);
+        settle(h, mo, mo->requests, mo->requests->pending, NS_FAULT_DEAD, 0);
     pending_untrack(mo);
     cap_slot_delete(&mo->notify);
     bank_uncharge_object(obj);
@@ -642,11 +688,11 @@ static enum ns_error check_run(struct memobj *mo, uint64_t first, uint64_t pages
     return NS_OK;
 }
 
-/* Does any outstanding request overlap [first, first + pages)? */
+/* Is any page of [first, first + pages) still asked for? */
 static bool requested(struct memobj *mo, uint64_t first, uint64_t pages)
 {
     for (struct page_request *r = mo->requests; r; r = r->next)
-        if (r->first_page < first + pages && first < r->first_page + r->pages)
+        if (request_bits(r, first, pages) & r->pending)
             return true;
     return false;
 }
@@ -707,27 +753,6 @@ static enum ns_error fill_pages(struct memobj *mo, uint64_t first, uint64_t page
     return NS_OK;
 }
 
-/* Pages [first, first + pages) are resident now: every request they touch
- * has that many fewer missing pages, and its waiters go on (mapped, when
- * their own page came) or retry; a request with nothing missing is done. */
-static void pages_arrived(struct hart *h, struct memobj *mo, uint64_t first, uint64_t pages)
-{
-    for (struct page_request *r = mo->requests, *next; r; r = next) {
-        next = r->next;
-        uint64_t lo = r->first_page > first ? r->first_page : first;
-        uint64_t hi = r->first_page + r->pages < first + pages ? r->first_page + r->pages
-                                                               : first + pages;
-        if (lo >= hi)
-            continue;
-        uint64_t missing = 0;
-        if (lo != r->first_page || hi != r->first_page + r->pages) /* partly supplied */
-            for (uint64_t p = r->first_page; p < r->first_page + r->pages; p++)
-                missing += !page_cache_lookup(&mo->cache, p);
-        r->missing = missing;
-        wake_request(h, mo, r, 0, 0);
-    }
-}
-
 enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t memobj,
                                 uint64_t first, uint64_t pages, uint64_t buf)
 {
@@ -749,7 +774,9 @@ enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t me
         return NS_ERR_INVALID_ARG;
     if ((e = fill_pages(mo, first, pages, buf)) != NS_OK)
         return e;
-    pages_arrived(h, mo, first, pages);
+    /* Every page of the run is resident now (fill_pages kept those that
+     * were): its waiters go on. */
+    settle_run(h, mo, first, pages, 0, 0);
     return NS_OK;
 }
 
@@ -764,11 +791,9 @@ enum ns_error sys_memobj_fail(struct hart *h, struct thread *self, uint64_t memo
         return e;
     if (error == NS_OK || error >= NS_ERR_COUNT || !requested(mo, first, pages))
         return NS_ERR_INVALID_ARG;
-    for (struct page_request *r = mo->requests, *next; r; r = next) {
-        next = r->next;
-        if (r->first_page < first + pages && first < r->first_page + r->pages)
-            wake_request(h, mo, r, NS_FAULT_MANAGER, error);
-    }
+    /* Only the threads waiting for the failed pages get the error; the
+     * rest of a cluster stays asked for. */
+    settle_run(h, mo, first, pages, NS_FAULT_MANAGER, error);
     return NS_OK;
 }
 
@@ -803,11 +828,7 @@ enum ns_error sys_memobj_set_length(struct hart *h, struct thread *self, uint64_
          * requests for them fail as out of range. */
         struct truncate_ctx c = {mo};
         page_cache_range(&mo->cache, keep, UINT64_MAX, truncate_visit, &c);
-        for (struct page_request *r = mo->requests, *next; r; r = next) {
-            next = r->next;
-            if (r->first_page + r->pages > keep)
-                wake_request(h, mo, r, NS_FAULT_RANGE, 0);
-        }
+        settle_run(h, mo, keep, PC_PAGE_LIMIT - keep, NS_FAULT_RANGE, 0);
         /* The new last page keeps its bytes past the length: zero them. */
         struct cache_page *cp = keep ? page_cache_lookup(&mo->cache, keep - 1) : NULL;
         if (cp && length % PAGE_SIZE)
@@ -863,9 +884,9 @@ void memobj_tick(struct hart *h, uint64_t now)
         for (struct page_request *r = mo->requests, *rn; r; r = rn) {
             rn = r->next;
             if (dead)
-                wake_request(h, mo, r, NS_FAULT_MANAGER, NS_ERR_DEAD_OBJECT);
+                settle(h, mo, r, r->pending, NS_FAULT_MANAGER, NS_ERR_DEAD_OBJECT);
             else if (r->deadline && r->deadline <= now)
-                wake_request(h, mo, r, NS_FAULT_MANAGER, NS_ERR_TIMEOUT);
+                settle(h, mo, r, r->pending, NS_FAULT_MANAGER, NS_ERR_TIMEOUT);
         }
         if (!mo->requests)
             pending_untrack(mo);

@@ -27,11 +27,17 @@ struct thread;
 struct hart;
 struct aspace;
 
+/* One request: a run of at most 64 pages asked for in one message. Pages
+ * leave `pending` as they arrive, fail or fall past a shrunk length; the
+ * request goes when none is left. Each waiter waits for one of its
+ * pending pages (thread.fault_page). */
 struct page_request {
-    uint64_t first_page, pages;
-    uint64_t missing;           /* pages of the run not resident yet */
-    uint64_t deadline;          /* timer value; 0: none */
+    struct memobj *obj;
+    uint64_t first_page;
+    uint32_t pages;
     bool handed_out;            /* the manager has read it */
+    uint64_t pending;           /* bit i: page first_page + i still awaited */
+    uint64_t deadline;          /* timer value; 0: none */
     struct thread *head, *tail; /* waiting threads */
     struct page_request *next;
 };

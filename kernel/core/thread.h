@@ -67,6 +67,7 @@ struct thread {
     struct thread *replier;    /* IPC_REPLY_WAIT: who owes us the reply */
     struct cap_slot fault_cap; /* fault handler endpoint, or empty */
     uint64_t fault_va;         /* IPC_PAGE_WAIT: the address that faulted */
+    uint64_t fault_page;       /* IPC_PAGE_WAIT: the object page it waits for */
 };
 
 /* False if the thread's address space or capability space is gone. */

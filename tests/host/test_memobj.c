@@ -226,10 +226,15 @@ static unsigned nrequests(const struct memobj *mo)
     return n;
 }
 
+/* The request still waiting for `page` (its pending bit set). */
+/* What a request costs its object's bank (a kcache object, 16-rounded). */
+#define REQUEST_BYTES ((sizeof(struct page_request) + 15) & ~(size_t)15)
+
 static struct page_request *request_at(const struct memobj *mo, uint64_t page)
 {
     for (struct page_request *r = mo->requests; r; r = r->next)
-        if (page >= r->first_page && page < r->first_page + r->pages)
+        if (page >= r->first_page && page < r->first_page + r->pages &&
+            (r->pending >> (page - r->first_page) & 1))
             return r;
     return NULL;
 }
@@ -574,24 +579,19 @@ static void test_partial_supply(void **state)
 
     fill_buf(0, 2, 0x11);
     assert_int_equal(supply(0, 2), NS_OK);
-    /* Every waiter goes on; only the one whose page came is mapped. */
+    /* Only the waiter whose page came goes on, mapped; the others keep
+     * waiting for theirs. */
     assert_running(a);
-    assert_running(b);
-    assert_running(c);
     assert_mapped(a, VA0, 0, RW);
+    assert_true(waits_on(b, r));
+    assert_true(waits_on(c, r));
     assert_unmapped(b, VA0 + 2 * PAGE_SIZE);
     assert_unmapped(c, VA0 + 3 * PAGE_SIZE);
     /* The rest of the request stays outstanding. */
     assert_int_equal(nrequests(mo), 1);
     assert_ptr_equal(mo->requests, r);
-    assert_int_equal(r->missing, 2);
-    assert_int_equal(nwaiters(r), 0);
-
-    /* Their retries join it. */
-    assert_int_equal(fault(b, VA0 + 2 * PAGE_SIZE, ACCESS_READ), 0);
-    assert_int_equal(fault(c, VA0 + 3 * PAGE_SIZE, ACCESS_WRITE), 0);
-    assert_true(waits_on(b, r));
-    assert_true(waits_on(c, r));
+    assert_int_equal(r->pending, 0xc);
+    assert_int_equal(nwaiters(r), 2);
     assert_int_equal(mo->requests_made, 1);
     /* A minor fault on a supplied page of it. */
     assert_int_equal(fault(b, VA0 + PAGE_SIZE, ACCESS_READ), 0);
@@ -656,17 +656,20 @@ static void test_fail_delivers_error(void **state)
     assert_waits(a, mo, 2);
 
     unsigned stops = fk_stop_count();
-    /* The request fails as a unit: b waits on its page 3, which this
-     * fail does not name, and gets the error too. */
+    /* Only the waiters on the failed page get the error: b waits on page
+     * 3, which this fail does not name, and keeps waiting. */
     assert_int_equal(mfail(2, 1, NS_ERR_BAD_ADDRESS), NS_OK);
     assert_faulted(a, NS_FAULT_MANAGER, VA0 + 2 * PAGE_SIZE + 5, NS_ERR_BAD_ADDRESS);
-    assert_faulted(b, NS_FAULT_MANAGER, VA0 + 11 * PAGE_SIZE, NS_ERR_BAD_ADDRESS);
+    assert_waits(b, mo, 3);
     /* With no handler, the fault stops the thread. */
     assert_int_equal(fk_stop_count(), stops + 1);
     assert_ptr_equal(fk_last_stopped(), nohandler);
     assert_int_equal(nohandler->state, THREAD_STOPPED);
-    assert_int_equal(nrequests(mo), 1);
+    assert_int_equal(nrequests(mo), 2);
     assert_waits(e, mo, 6);
+    assert_int_equal(mfail(3, 1, NS_ERR_BAD_ADDRESS), NS_OK);
+    assert_faulted(b, NS_FAULT_MANAGER, VA0 + 11 * PAGE_SIZE, NS_ERR_BAD_ADDRESS);
+    assert_int_equal(nrequests(mo), 1);
     /* The failed pages can be asked for again. */
     recover(a);
     assert_int_equal(fault(a, VA0 + 2 * PAGE_SIZE, ACCESS_READ), 0);
@@ -694,9 +697,10 @@ static void test_cancelled_waiter_leaves_request(void **state)
     assert_ptr_equal(r->tail, c);
     fk_thread_destroy(a);
     assert_int_equal(nwaiters(r), 1);
+    assert_int_equal(drain(NULL, 8), 1); /* the manager reads it */
     fk_thread_destroy(c);
     assert_int_equal(nwaiters(r), 0);
-    /* The request stays: the manager may have read it already. */
+    /* The request stays: the manager has read it and may answer. */
     assert_int_equal(nrequests(mo), 1);
     assert_ptr_equal(mo->requests, r);
 
@@ -714,6 +718,28 @@ static void test_cancelled_waiter_leaves_request(void **state)
     assert_running(b);
     assert_mapped(b, VA0, 0, RW);
     assert_int_equal(fk_errors(), 0);
+}
+
+/* A request nobody waits for any more and the manager has not read is
+ * dropped, so cancelled faults cannot grow the queue; its charge goes back
+ * to the object's bank. */
+static void test_unread_request_dropped_on_cancel(void **state)
+{
+    (void)state;
+    world(4 * PAGE_SIZE);
+    struct thread *a = client("a", NULL);
+    assert_int_equal(map(a, VA0, 0, 4, RW), NS_OK);
+    struct memobj *mo = MO();
+    uint64_t used = bank_used_bytes(mo->obj.bank);
+    for (int round = 0; round < 100; round++) {
+        assert_int_equal(fault(a, VA0 + (round % 4) * PAGE_SIZE, ACCESS_READ), 0);
+        assert_int_equal(nrequests(mo), 1);
+        fk_suspend(a);
+        fk_resume(a);
+        assert_int_equal(nrequests(mo), 0);
+    }
+    assert_int_equal(bank_used_bytes(mo->obj.bank), used);
+    assert_int_equal(drain(NULL, 8), 0); /* the manager is asked nothing */
 }
 
 static void test_destroy_gives_dead(void **state)
@@ -1170,7 +1196,9 @@ static void test_shrink_drops_pages(void **state)
     assert_int_equal(page_cache_count(&mo->cache), 4);
     assert_int_equal(fk_pages_live(), pages - 2);
     assert_int_equal(fk_cache_allocated("pc32"), rmaps - 6); /* pages 4 and 5, 3 PTEs each */
-    assert_int_equal(bank_used_bytes(fk_root_bank()), used - 2 * PAGE_SIZE - (pcb - pc_bytes()));
+    /* Two pages, the nodes that held them, and the two requests past the end. */
+    assert_int_equal(bank_used_bytes(fk_root_bank()),
+                     used - 2 * PAGE_SIZE - (pcb - pc_bytes()) - 2 * REQUEST_BYTES);
     for (int p = 4; p < 8; p++) {
         assert_unmapped(a, VA0 + p * PAGE_SIZE);
         assert_unmapped(b, VA0 + p * PAGE_SIZE);
@@ -1223,7 +1251,6 @@ static void test_shrink_drops_pages(void **state)
 static void test_shrink_keeps_waiters_inside(void **state)
 {
     (void)state;
-    KNOWN_BUG("set_length fails a whole cluster request, also its waiters inside the length");
     world(8 * PAGE_SIZE);
     assert_int_equal(set_cluster(M, 4), NS_OK);
     struct thread *a = client("a", NULL), *b = client("b", a);
@@ -1335,6 +1362,8 @@ static void test_quota_failures_change_nothing(void **state)
     struct thread *w = client("w", a);
     assert_int_equal(fault(a, VA0, ACCESS_READ), 0);
     assert_int_equal(fault(w, VA0 + 2 * PAGE_SIZE, ACCESS_READ), 0);
+    assert_int_equal(bank_used_bytes(b), used + 2 * REQUEST_BYTES); /* requests are charged */
+    used = bank_used_bytes(b);
     uint64_t pages = fk_pages_live();
     fk_set_current(M);
     assert_int_equal(sys_memobj_supply(H, M, S_MO2, 0, 4, BUF_VA), NS_ERR_NO_QUOTA);
@@ -1385,7 +1414,9 @@ static void test_quota_failures_change_nothing(void **state)
  * every thread is doing and which PTEs every space holds; after every
  * step the real state must be exactly that. Deadlines are off (no ticks),
  * and memobj.c's own rules are the model's: a request is asked for with
- * the cluster rule, fails as a whole, and a supply wakes all its waiters. */
+ * the cluster rule; its pages settle one by one (supplied, failed, cut off
+ * by a shrink), each settling only the threads waiting for that page; an
+ * unread request whose waiters all left is dropped. */
 #define RT_THREADS 6
 #define RT_SPACES  3
 #define RT_MAXP    24            /* object length at most this many pages */
@@ -1405,7 +1436,8 @@ static struct {
     bool pte[RT_SPACES][RT_REGION];
     struct {
         uint64_t first, pages;
-        bool live;
+        uint64_t pending; /* bit i: page first + i still awaited */
+        bool live, read;
     } req[RT_MAXREQ];
     struct {
         struct thread *t;
@@ -1447,14 +1479,27 @@ static uint64_t rt_pages(void)
 static int rt_covering(uint64_t page)
 {
     for (unsigned i = 0; i < RT_MAXREQ; i++)
-        if (W.req[i].live && page >= W.req[i].first && page < W.req[i].first + W.req[i].pages)
+        if (W.req[i].live && page >= W.req[i].first && page < W.req[i].first + W.req[i].pages &&
+            (W.req[i].pending >> (page - W.req[i].first) & 1))
             return (int)i;
     return -1;
 }
 
+/* Pending bits of request i inside [first, first + n). */
+static uint64_t rt_bits(unsigned i, uint64_t first, uint64_t n)
+{
+    uint64_t bits = 0;
+    if (!W.req[i].live)
+        return 0;
+    for (uint64_t p = W.req[i].first; p < W.req[i].first + W.req[i].pages; p++)
+        if (p >= first && p < first + n)
+            bits |= 1ull << (p - W.req[i].first);
+    return bits & W.req[i].pending;
+}
+
 static bool rt_overlaps(unsigned i, uint64_t first, uint64_t n)
 {
-    return W.req[i].live && W.req[i].first < first + n && first < W.req[i].first + W.req[i].pages;
+    return rt_bits(i, first, n) != 0;
 }
 
 static void rt_fault_thread(unsigned i, uint64_t kind, uint64_t aux)
@@ -1464,27 +1509,38 @@ static void rt_fault_thread(unsigned i, uint64_t kind, uint64_t aux)
     W.th[i].aux = aux;
 }
 
-/* memobj.c's wake_request with kind 0: every waiter goes on, mapped if its
- * page is here and its mapping still shows it. */
-static void rt_wake(unsigned r)
+/* memobj.c's settle: pages `bits` of request r are done. Their waiters go
+ * on (kind 0: mapped if the mapping still shows the page) or get the
+ * fault; the request goes when nothing is pending. */
+static void rt_settle(unsigned r, uint64_t bits, uint64_t kind, uint64_t aux)
 {
+    W.req[r].pending &= ~bits;
     for (unsigned i = 0; i < RT_THREADS; i++) {
         if (W.th[i].state != RT_WAIT || W.th[i].req != r)
             continue;
+        uint64_t p = W.th[i].page;
+        if (!(bits >> (p - W.req[r].first) & 1))
+            continue;
+        if (kind) {
+            rt_fault_thread(i, kind, aux);
+            continue;
+        }
         W.th[i].state = RT_RUN;
         unsigned s = i / 2;
-        uint64_t p = W.th[i].page;
         if (W.mapped[s][p] && p < RT_MAXP && W.resident[p])
             W.pte[s][p] = true;
     }
+    if (!W.req[r].pending)
+        W.req[r].live = false;
 }
 
-static void rt_fail_request(unsigned r, uint64_t kind, uint64_t aux)
+static void rt_settle_run(uint64_t first, uint64_t n, uint64_t kind, uint64_t aux)
 {
-    for (unsigned i = 0; i < RT_THREADS; i++)
-        if (W.th[i].state == RT_WAIT && W.th[i].req == r)
-            rt_fault_thread(i, kind, aux);
-    W.req[r].live = false;
+    for (unsigned r = 0; r < RT_MAXREQ; r++) {
+        uint64_t bits = rt_bits(r, first, n);
+        if (bits)
+            rt_settle(r, bits, kind, aux);
+    }
 }
 
 static void rt_check_page(uint64_t p)
@@ -1504,20 +1560,29 @@ static void rt_check(bool contents)
         if (!W.req[i].live)
             continue;
         live++;
-        assert_request(mo, W.req[i].first, W.req[i].first, W.req[i].pages);
+        assert_request(mo, W.req[i].first + __builtin_ctzll(W.req[i].pending), W.req[i].first,
+                       W.req[i].pages);
     }
     assert_int_equal(nrequests(mo), live);
+    for (unsigned i = 0; i < RT_MAXREQ; i++)
+        if (W.req[i].live) {
+            struct page_request *r = request_at(mo, W.req[i].first + __builtin_ctzll(W.req[i].pending));
+            assert_non_null(r);
+            assert_int_equal(r->pending, W.req[i].pending);
+            assert_int_equal(r->handed_out, W.req[i].read);
+        }
     for (uint64_t p = 0; p < RT_MAXP; p++) {
         unsigned n = 0;
         for (struct page_request *r = mo->requests; r; r = r->next)
-            n += p >= r->first_page && p < r->first_page + r->pages;
+            n += p >= r->first_page && p < r->first_page + r->pages &&
+                 (r->pending >> (p - r->first_page) & 1);
         assert_true(n <= 1);
     }
     for (struct page_request *r = mo->requests; r; r = r->next) {
-        uint64_t missing = 0;
+        /* Nothing pending is resident. */
         for (uint64_t p = r->first_page; p < r->first_page + r->pages; p++)
-            missing += !resident(mo, p);
-        assert_int_equal(r->missing, missing);
+            if (r->pending >> (p - r->first_page) & 1)
+                assert_null(resident(mo, p));
         /* Nobody waits for a page that is here. */
         for (struct thread *t = r->head; t; t = t->q_next) {
             struct mapping *m = map_tree_lookup(&t->as->maps, t->fault_va);
@@ -1543,7 +1608,7 @@ static void rt_check(bool contents)
             assert_running(t);
             break;
         case RT_WAIT:
-            assert_waits(t, mo, W.req[W.th[i].req].first);
+            assert_waits(t, mo, W.th[i].page);
             assert_int_equal(t->fault_va, W.th[i].va);
             break;
         default:
@@ -1615,7 +1680,9 @@ static void rt_fault(void)
                 assert_true(r + 1 < RT_MAXREQ);
             W.req[r].first = p;
             W.req[r].pages = n;
+            W.req[r].pending = (1ull << n) - 1;
             W.req[r].live = true;
+            W.req[r].read = false;
         }
         W.th[i].state = RT_WAIT;
         W.th[i].req = (unsigned)r;
@@ -1670,16 +1737,7 @@ static void rt_supply(void)
         W.content[p] = zero ? 0 : (unsigned char)(byte + k);
         W.zero_from[p] = p == rt_pages() - 1 && tail ? (uint32_t)tail : PAGE_SIZE;
     }
-    for (unsigned r = 0; r < RT_MAXREQ; r++) {
-        if (!rt_overlaps(r, first, n))
-            continue;
-        rt_wake(r);
-        bool missing = false;
-        for (uint64_t p = W.req[r].first; p < W.req[r].first + W.req[r].pages; p++)
-            missing |= !W.resident[p];
-        if (!missing)
-            W.req[r].live = false;
-    }
+    rt_settle_run(first, n, 0, 0);
     for (uint64_t k = 0; k < n; k++)
         rt_check_page(first + k);
 }
@@ -1702,9 +1760,7 @@ static void rt_fail(void)
     assert_int_equal(mfail(first, n, err), want);
     if (want != NS_OK)
         return;
-    for (unsigned r = 0; r < RT_MAXREQ; r++)
-        if (rt_overlaps(r, first, n))
-            rt_fail_request(r, NS_FAULT_MANAGER, err);
+    rt_settle_run(first, n, NS_FAULT_MANAGER, err);
 }
 
 static void rt_unmap_or_remap(bool remap)
@@ -1741,11 +1797,9 @@ static void rt_set_length(void)
             for (unsigned s = 0; s < RT_SPACES; s++)
                 W.pte[s][p] = false;
         }
-        /* As memobj.c does (see test_shrink_keeps_waiters_inside): a
-         * request reaching past the end fails whole. */
-        for (unsigned r = 0; r < RT_MAXREQ; r++)
-            if (W.req[r].live && W.req[r].first + W.req[r].pages > keep)
-                rt_fail_request(r, NS_FAULT_RANGE, 0);
+        /* Pages past the end leave their requests; only their waiters
+         * get the range fault (test_shrink_keeps_waiters_inside). */
+        rt_settle_run(keep, RT_MAXP, NS_FAULT_RANGE, 0);
         if (keep && W.resident[keep - 1] && len % PAGE_SIZE &&
             W.zero_from[keep - 1] > len % PAGE_SIZE) {
             W.zero_from[keep - 1] = (uint32_t)(len % PAGE_SIZE);
@@ -1762,6 +1816,8 @@ static void rt_step(void)
         rt_fault();
     } else if (op < 48) {
         drain(NULL, 64);
+        for (unsigned r = 0; r < RT_MAXREQ; r++)
+            W.req[r].read |= W.req[r].live;
     } else if (op < 64) {
         rt_supply();
     } else if (op < 69) {
@@ -1781,9 +1837,15 @@ static void rt_step(void)
     } else {
         unsigned i = rnd_below(RT_THREADS);
         if (W.th[i].state == RT_WAIT) {
-            fk_suspend(W.th[i].t); /* the request stays */
+            fk_suspend(W.th[i].t);
             fk_resume(W.th[i].t);
             W.th[i].state = RT_RUN;
+            /* The request stays unless it was unread and nobody waits. */
+            unsigned r = W.th[i].req, left = 0;
+            for (unsigned k = 0; k < RT_THREADS; k++)
+                left += W.th[k].state == RT_WAIT && W.th[k].req == r;
+            if (!left && !W.req[r].read)
+                W.req[r].live = false;
         }
     }
 }
@@ -1849,6 +1911,7 @@ int main(void)
         T(test_partial_supply),
         T(test_fail_delivers_error),
         T(test_cancelled_waiter_leaves_request),
+        T(test_unread_request_dropped_on_cancel),
         T(test_destroy_gives_dead),
         T(test_deadline),
         T(test_dead_manager),
