@@ -436,7 +436,13 @@ static enum ns_error do_memobj_set_deadline(struct args *a)
     return sys_memobj_set_deadline(a->t, A0, A1);
 }
 
+static enum ns_error do_memobj_preload(struct args *a)
+{
+    return sys_memobj_preload(a->h, a->t, A0, A1, A2, A3);
+}
+
 static const syscall_fn syscalls[NS_SYS_COUNT] = {
+    [NS_SYS_MEMOBJ_PRELOAD] = do_memobj_preload,
     [NS_SYS_MEMOBJ_SET_DEADLINE] = do_memobj_set_deadline,
     [NS_SYS_MEMOBJ_CREATE] = do_memobj_create,
     [NS_SYS_MEMOBJ_MAP] = do_memobj_map,

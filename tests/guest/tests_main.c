@@ -1309,6 +1309,90 @@ static void test_memobj_shrink(void)
     memobj_teardown();
 }
 
+static volatile uint64_t preload_seen;
+
+static void read_page5(unsigned long unused)
+{
+    (void)unused;
+    preload_seen = *(volatile uint64_t *)(MO_VA + 5 * 4096);
+    ns_thread_exit();
+}
+
+/* Preload enters pages nobody asked for (a plain supply of those is an
+ * error), zero or from a buffer, keeps resident pages, completes the
+ * requests it covers, and changes nothing when it fails. */
+static void test_memobj_preload(void)
+{
+    uint64_t resident, requests;
+    uint64_t *buf = (uint64_t *)MGR_BUF_VA;
+    /* No manager thread: nothing but preload brings pages in. */
+    CHECK_OK(ns_notification_create(NS_SLOT_ROOT_BANK, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, 100 * 4096, S_MGR_NTFN));
+    CHECK_OK(ns_cap_copy(S_MO, S_MO_RO, NS_RIGHT_READ | NS_RIGHT_WRITE));
+    CHECK_OK(ns_frame_alloc(NS_SLOT_ROOT_BANK, S_BUF));
+    CHECK_OK(
+        ns_map_frame(NS_SLOT_SELF_ASPACE, S_BUF, MGR_BUF_VA, NS_RIGHT_READ | NS_RIGHT_WRITE, NULL));
+    CHECK_ERR(ns_memobj_preload(S_MO_RO, 0, 1, NULL), NS_ERR_NO_RIGHTS);
+    CHECK_ERR(ns_memobj_preload(S_MO, 100, 1, NULL), NS_ERR_RANGE);
+    CHECK_ERR(ns_memobj_preload(S_MO, 98, 3, NULL), NS_ERR_RANGE);
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 0, NULL), NS_ERR_RANGE);
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 65, NULL), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 1, buf + 1), NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 1, (void *)0xffffffc000000000ull), NS_ERR_BAD_ADDRESS);
+    /* The buffer's second page is not mapped: the first is not entered either. */
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 2, buf), NS_ERR_BAD_ADDRESS);
+    CHECK_OK(ns_memobj_requests_made(S_MO, &resident, NULL));
+    CHECK(resident == 0);
+    CHECK_ERR(ns_memobj_supply(S_MO, 0, 1, buf), NS_ERR_INVALID_ARG); /* unasked */
+
+    CHECK_OK(ns_memobj_preload(S_MO, 0, 64, NULL));
+    for (unsigned w = 0; w < 512; w++)
+        buf[w] = 0x5000 + w;
+    CHECK_OK(ns_memobj_preload(S_MO, 64, 1, buf));
+    buf[0] = 1;
+    CHECK_OK(ns_memobj_preload(S_MO, 63, 2, buf)); /* both resident: kept as they were */
+    CHECK_OK(ns_memobj_requests_made(S_MO, &resident, &requests));
+    CHECK(resident == 65 && requests == 0);
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 100, NS_RIGHT_READ | NS_RIGHT_WRITE,
+                           NULL));
+    volatile uint64_t *p = (volatile uint64_t *)MO_VA;
+    CHECK(p[0] == 0 && p[63 * 512 + 7] == 0);
+    CHECK(p[64 * 512] == 0x5000 && p[64 * 512 + 511] == 0x5000 + 511);
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests == 0); /* every touch was a minor fault */
+
+    /* A thread waits for page 5 of a fresh object; preloading pages 4-6
+     * completes its request. */
+    CHECK_OK(ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA, 100));
+    CHECK_OK(ns_cap_delete(S_MO_RO));
+    CHECK_OK(ns_cap_delete(S_MO));
+    CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, 8 * 4096, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 8, NS_RIGHT_READ, NULL));
+    preload_seen = 1234;
+    CHECK_OK(start_thread(S_CLIENT, read_page5, 0, 1));
+    ns_sleep_us(10000);
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests == 1 && preload_seen == 1234);
+    CHECK_OK(ns_memobj_preload(S_MO, 4, 3, NULL));
+    ns_sleep_us(10000);
+    CHECK(preload_seen == 0);
+    memobj_teardown();
+
+    /* Out of quota: nothing entered, nothing charged. */
+    uint64_t used_before, used_after;
+    CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 8));
+    CHECK_OK(ns_notification_create(S_BANK, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_create(S_BANK, S_MO, 64 * 4096, S_MGR_NTFN));
+    CHECK_OK(ns_bank_info(S_BANK, NULL, &used_before));
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 16, NULL), NS_ERR_NO_QUOTA);
+    CHECK_OK(ns_bank_info(S_BANK, NULL, &used_after));
+    CHECK_OK(ns_memobj_requests_made(S_MO, &resident, NULL));
+    CHECK(used_after == used_before && resident == 0);
+    CHECK_OK(ns_memobj_preload(S_MO, 0, 2, NULL));
+    CHECK_OK(ns_bank_destroy(S_BANK));
+    clear_slots();
+}
+
 static const struct ktest tests[] = {
     {"debug_write", test_debug_write},
     {"invalid_syscall", test_invalid_syscall},
@@ -1354,6 +1438,7 @@ static const struct ktest tests[] = {
     {"memobj_dead_mapping", test_memobj_dead_mapping},
     {"memobj_shared_by_8_processes", test_memobj_shared_by_8_processes},
     {"memobj_manager_dies", test_memobj_manager_dies},
+    {"memobj_preload", test_memobj_preload},
     {"spawn_hello", test_spawn_hello},
     {"spawn_bank_too_small", test_spawn_bank_too_small},
     {"spawn_not_in_initrd", test_spawn_not_in_initrd},
