@@ -65,7 +65,7 @@ USER_INIT = [r"init: hello from user mode", r"init: initrd magic 070701",
              # two writers, a reader with a read-only capability.
              r"demo writer 0: mapped read-write", r"demo writer 1: mapped read-write",
              r"demo reader: mapped read-only \(asked read-write\), sum of first words 136",
-             r"init: the zero-fill manager supplied 16 pages for 1 object",
+             r"init: the zero-fill manager supplied 16 pages for the shared object",
              r"init: memory-object demo done",
              r"init: all programs ran and were reclaimed"]
 

@@ -348,6 +348,18 @@ static inline long ns_memobj_set_deadline(unsigned long memobj, uint64_t us)
 {
     return ns_sys(NS_SYS_MEMOBJ_SET_DEADLINE, memobj, us, 0, 0).err;
 }
+static inline long ns_memobj_info(unsigned long memobj, uint64_t *length, uint64_t *resident,
+                                  uint64_t *requests)
+{
+    struct ns_ret r = ns_syscall(NS_SYS_MEMOBJ_INFO, memobj, 0, 0, 0, 0, 0);
+    if (length)
+        *length = r.err ? 0 : r.v1;
+    if (resident)
+        *resident = r.err ? 0 : r.v2;
+    if (requests)
+        *requests = r.err ? 0 : r.v3;
+    return r.err;
+}
 static inline long ns_memobj_requests_made(unsigned long memobj, uint64_t *resident,
                                            uint64_t *requests)
 {
@@ -399,5 +411,9 @@ const char *ns_strerror(long err);
 
 /* What init got from the kernel (NULL in programs started by others). */
 extern const struct ns_bootinfo *ns_bootinfo;
+
+/* The main thread's IPC buffer, which the runtime registers (touched) at
+ * start-up; other threads need their own. */
+struct ns_ipc_buffer *ns_ipc_buffer(void);
 
 #endif
