@@ -1405,6 +1405,45 @@ static void test_memobj_preload(void)
     clear_slots();
 }
 
+/* A process whose heap and stack are all zero-fill memory runs a real
+ * workload: user/sort sorts 16 MiB of malloc'd memory. Every heap page it
+ * touches comes from the zero-fill manager (started resident here),
+ * charged to the child's own bank; destroying that bank gives everything
+ * back and the manager counts the dead objects out. */
+static void test_sort_16mib_on_zero_fill(void)
+{
+    struct ns_process zero, sort;
+    uint64_t before = root_used(), used = 0;
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    struct ns_spawn_cap c = {.src = S_EP, .dst = NS_SLOT_FIRST_GIVEN, .rights = NS_RIGHTS_ALL};
+    struct ns_spawn_opts zo = {
+        .ncaps = 1, .caps = &c, .bank_pages = 512, .free_slots = ZERO_FREE_SLOTS};
+    CHECK_OK(ns_spawn("zero", &zo, &zero));
+    struct ns_msg m = {.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
+    CHECK_OK(ns_call(S_EP, &m));
+    uint64_t supplied0 = m.w[0], live0 = m.w[1];
+    uint64_t with_zero = root_used();
+
+    struct ns_spawn_opts so = {.arg = 12345, .pager = S_EP, .bank_pages = 5120};
+    CHECK_OK(ns_spawn("sort", &so, &sort));
+    CHECK_OK(ns_process_wait(&sort, 60000000));
+    CHECK(sort.exited && sort.exit_status == 0);
+    CHECK_OK(ns_process_bank_used(&sort, &used));
+    CHECK(used >= 16u << 20); /* the heap pages are charged to the child */
+    m = (struct ns_msg){.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
+    CHECK_OK(ns_call(S_EP, &m));
+    CHECK(m.w[0] - supplied0 >= (16u << 20) / 4096); /* from the manager, page by page */
+    CHECK(m.w[1] == live0 + 3);                      /* its image, stack and heap */
+    CHECK_OK(ns_process_destroy(&sort));
+    CHECK(root_used() == with_zero);
+    m = (struct ns_msg){.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
+    CHECK_OK(ns_call(S_EP, &m));
+    CHECK(m.w[1] == live0); /* the manager saw them die */
+    CHECK_OK(ns_process_destroy(&zero));
+    clear_slots();
+    CHECK(root_used() == before);
+}
+
 static const struct ktest tests[] = {
     {"debug_write", test_debug_write},
     {"invalid_syscall", test_invalid_syscall},
@@ -1456,6 +1495,7 @@ static const struct ktest tests[] = {
     {"spawn_not_in_initrd", test_spawn_not_in_initrd},
     {"spawn_bad_options", test_spawn_bad_options},
     {"spawn_destroy_running", test_spawn_destroy_running},
+    {"sort_16mib_on_zero_fill", test_sort_16mib_on_zero_fill},
 };
 
 int main(void)

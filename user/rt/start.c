@@ -57,6 +57,7 @@ void __ns_thread_return(void)
 }
 
 int main(void);
+void ns_heap_init(void); /* heap.c */
 void __ns_start(const struct ns_bootinfo *bi);
 
 void __ns_start(const struct ns_bootinfo *bi)
@@ -64,6 +65,7 @@ void __ns_start(const struct ns_bootinfo *bi)
     ns_start_arg = (uint64_t)bi; /* a spawned program's process info: spawn.h */
     if (bi && (uint64_t)bi == NS_BOOTINFO_VA && bi->magic == NS_BOOTINFO_MAGIC)
         ns_bootinfo = bi;
+    ns_heap_init();
     /* The kernel reads and writes it through its PTE: touch it first. */
     ns_touch(&ipc_buffer, sizeof(ipc_buffer), 1);
     ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, (uint64_t)(uintptr_t)&ipc_buffer);
