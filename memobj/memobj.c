@@ -462,6 +462,8 @@ static void drop_page_visit(uint64_t page, struct cache_page *cp, void *ctx)
 {
     (void)page;
     struct memobj *mo = ctx;
+    if (cp->flags & MEMOBJ_PAGE_BORROWED)
+        return; /* lent by the kernel (the initrd), never ours to free */
     kmem_page_free(pa_to_va(cp->pa));
     bank_uncharge(mo->obj.bank, PAGE_SIZE);
 }
@@ -806,7 +808,8 @@ static bool truncate_visit(struct page_cache *pc, uint64_t page, struct cache_pa
     struct memobj *mo = ((struct truncate_ctx *)ctx)->mo;
     uint64_t pa;
     page_cache_rmap_clear(pc, cp, rmap_unmap, NULL);
-    if (page_cache_remove(pc, page, PC_REMOVE_FORCE, &pa) == PC_OK) {
+    bool borrowed = cp->flags & MEMOBJ_PAGE_BORROWED;
+    if (page_cache_remove(pc, page, PC_REMOVE_FORCE, &pa) == PC_OK && !borrowed) {
         kmem_page_free(pa_to_va(pa));
         bank_uncharge(mo->obj.bank, PAGE_SIZE);
     }
@@ -891,4 +894,117 @@ void memobj_tick(struct hart *h, uint64_t now)
         if (!mo->requests)
             pending_untrack(mo);
     }
+}
+
+/* ---- preload: pages nobody asked for, for resident memory ---- */
+
+/* Like supply, but the pages need no request: a manager fills the objects
+ * it runs from (or builds a program from) before anyone touches them, so
+ * none of its own memory ever waits on a manager (DESIGN.md §1). Pages
+ * already resident keep what mappings see; requests the run covers whole
+ * complete as a supply would complete them. buf == 0 enters zero pages. */
+enum ns_error sys_memobj_preload(struct hart *h, struct thread *self, uint64_t memobj,
+                                 uint64_t first, uint64_t pages, uint64_t buf)
+{
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(self, memobj, NS_RIGHT_MANAGE, &mo);
+    if (e != NS_OK)
+        return e;
+    if ((e = check_run(mo, first, pages)) != NS_OK)
+        return e;
+    if (pages > SUPPLY_MAX_PAGES)
+        return NS_ERR_INVALID_ARG;
+    if (buf && ((buf & (PAGE_SIZE - 1)) || !user_range_ok(buf, pages * PAGE_SIZE)))
+        return NS_ERR_BAD_ADDRESS;
+
+    /* As a supply, but nobody need have asked: any request it covers
+     * is answered all the same. */
+    if ((e = fill_pages(mo, first, pages, buf)) != NS_OK)
+        return e;
+    settle_run(h, mo, first, pages, 0, 0);
+    return NS_OK;
+}
+
+/* ---- objects the kernel makes at boot (memobj.h) ---- */
+
+enum ns_error memobj_kernel_create(struct bank *bank, uint64_t length, struct cap_slot *dst,
+                                   struct memobj **out)
+{
+    if (pages_of(length) >= PC_PAGE_LIMIT || length > UINT64_MAX - PAGE_SIZE)
+        return NS_ERR_INVALID_ARG;
+    struct obj_create c = {.bank = bank, .dst = dst};
+    struct memobj *mo;
+    enum ns_error e = obj_create_alloc(&c, &memobj_cache, NS_CAP_MEMOBJ, (void **)&mo);
+    if (e != NS_OK)
+        return e;
+    /* kcache_alloc cleared the rest: no requests, manager, notification
+     * or deadline - nothing will ever be asked for. */
+    mo->length = length;
+    static const struct page_cache_ops ops_template = {.alloc = pc_alloc, .free = pc_free};
+    struct page_cache_ops ops = ops_template;
+    ops.ctx = mo;
+    page_cache_init(&mo->cache, &ops);
+    obj_create_install(&c, mo, NS_RIGHTS_ALL);
+    *out = mo;
+    return NS_OK;
+}
+
+enum ns_error memobj_kernel_fill(struct memobj *mo, uint64_t page, void **kva)
+{
+    uint64_t pa;
+    if (bank_charge(mo->obj.bank, PAGE_SIZE) != NS_OK)
+        return NS_ERR_NO_QUOTA;
+    void *frame = kmem_page_alloc(&pa);
+    if (!frame) {
+        bank_uncharge(mo->obj.bank, PAGE_SIZE);
+        return NS_ERR_NO_MEMORY;
+    }
+    if (page_cache_insert(&mo->cache, page, pa, 0, NULL) != PC_OK) {
+        kmem_page_free(frame);
+        bank_uncharge(mo->obj.bank, PAGE_SIZE);
+        return NS_ERR_NO_QUOTA;
+    }
+    *kva = frame;
+    return NS_OK;
+}
+
+enum ns_error memobj_kernel_lend(struct memobj *mo, uint64_t page, uint64_t pa)
+{
+    return page_cache_insert(&mo->cache, page, pa, MEMOBJ_PAGE_BORROWED, NULL) == PC_OK
+               ? NS_OK
+               : NS_ERR_NO_QUOTA;
+}
+
+struct populate_ctx {
+    struct aspace *as;
+    uint64_t first, va;
+    uint32_t rights;
+    enum ns_error err;
+};
+
+static bool populate_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx)
+{
+    struct populate_ctx *p = ctx;
+    uint64_t va = p->va + (page - p->first) * PAGE_SIZE;
+    p->err = aspace_map_page(p->as, va, cp->pa, p->rights);
+    if (p->err == NS_OK && page_cache_rmap_add(pc, cp, p->as, va) != PC_OK) {
+        aspace_unmap_page(p->as, va, NULL);
+        p->err = NS_ERR_NO_QUOTA;
+    }
+    return p->err == NS_OK;
+}
+
+enum ns_error memobj_kernel_map(struct aspace *as, struct memobj *mo, uint64_t va, uint64_t first,
+                                uint64_t pages, uint32_t rights)
+{
+    mo->mappings++;
+    enum map_err me =
+        map_tree_insert(&as->maps, va, pages, mo, first, rights, true, map_removed, as, NULL);
+    if (me != MAP_OK) {
+        mo->mappings--;
+        return me == MAP_ERR_NO_MEMORY ? NS_ERR_NO_QUOTA : NS_ERR_RANGE;
+    }
+    struct populate_ctx p = {as, first, va, rights, NS_OK};
+    page_cache_range(&mo->cache, first, first + pages, populate_visit, &p);
+    return p.err;
 }

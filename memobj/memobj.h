@@ -26,6 +26,7 @@
 struct thread;
 struct hart;
 struct aspace;
+struct bank;
 
 /* One request: a run of at most 64 pages asked for in one message. Pages
  * leave `pending` as they arrive, fail or fall past a shrunk length; the
@@ -107,5 +108,35 @@ void memobj_set_timebase(uint64_t hz);
 
 enum ns_error sys_memobj_info(struct thread *self, uint64_t memobj, uint64_t *length,
                               uint64_t *resident, uint64_t *requests);
+
+/* Enter pages into the cache without a request (NS_SYS_MEMOBJ_PRELOAD):
+ * `buf` is the manager's buffer, or 0 for zero pages. */
+enum ns_error sys_memobj_preload(struct hart *h, struct thread *self, uint64_t memobj,
+                                 uint64_t first, uint64_t pages, uint64_t buf);
+
+/* A cache page whose frame the kernel lent (the initrd's own memory): it is
+ * neither freed nor uncharged when it leaves the cache. */
+#define MEMOBJ_PAGE_BORROWED (1u << PC_FLAG_USER_SHIFT)
+
+/* Objects the kernel itself makes at boot (init's image and the initrd):
+ * no manager and no notification, every page entered before anyone maps
+ * them, so nothing ever asks for a page. */
+
+/* A new object of `length` bytes charged to `bank`, its first capability
+ * (all rights) installed in the empty slot `dst`. */
+enum ns_error memobj_kernel_create(struct bank *bank, uint64_t length, struct cap_slot *dst,
+                                   struct memobj **out);
+/* Enter `page` as a fresh zeroed frame charged to the object's bank;
+ * *kva gets its kernel address so the caller can fill it. */
+enum ns_error memobj_kernel_fill(struct memobj *mo, uint64_t page, void **kva);
+/* Enter `page` as the frame at `pa`, lent by the kernel for good
+ * (MEMOBJ_PAGE_BORROWED): not charged, never freed. */
+enum ns_error memobj_kernel_lend(struct memobj *mo, uint64_t page, uint64_t pa);
+/* Map [first, first + pages) of the object at `va` in `as` with `rights`
+ * and install the PTEs of its resident pages now, so the kernel can reach
+ * that memory (IPC buffers, system-call buffers) before the owner touches
+ * it. */
+enum ns_error memobj_kernel_map(struct aspace *as, struct memobj *mo, uint64_t va, uint64_t first,
+                                uint64_t pages, uint32_t rights);
 
 #endif

@@ -19,12 +19,17 @@ enum ns_root_slot {
     NS_SLOT_SELF_CSPACE = 3,
     NS_SLOT_ROOT_BANK = 4,
     NS_SLOT_MACHINE = 5,
+    NS_SLOT_INITRD = 6, /* the initrd's memory object, READ|EXEC */
     NS_SLOT_FIRST_FREE = 16,
 };
 
 struct ns_bootinfo {
     uint64_t magic;
     uint64_t initrd_va, initrd_size; /* the initrd, mapped read-only */
+    /* Where the archive starts inside the initrd's memory object
+     * (NS_SLOT_INITRD), mapped from its page 0 at NS_INITRD_VA: initrd_va
+     * is NS_INITRD_VA + initrd_offset. */
+    uint64_t initrd_offset;
     uint64_t cspace_slots;
     uint64_t timebase_hz;
     uint64_t hart_count;

@@ -94,6 +94,9 @@ enum ns_syscall {
     NS_SYS_MEMOBJ_INFO = 51,       /* (memobj) -> a1 length, a2 resident pages, a3 requests made */
 
     NS_SYS_MEMOBJ_SET_DEADLINE = 52, /* (memobj, microseconds; 0: none) for its requests */
+    NS_SYS_MEMOBJ_PRELOAD = 53,      /* (memobj, first page, pages <= 64, buffer vaddr or 0 for
+                                        zero pages) MANAGE: enter pages nobody asked for
+                                        (resident memory); resident ones stay as they are */
     NS_SYS_MEMOBJ_SET_CLUSTER = 54,  /* (memobj, pages 1..64): a fault asks for up to this
                                         many adjacent missing pages in one request */
 

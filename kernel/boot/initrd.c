@@ -19,7 +19,7 @@ bool initrd_list(const struct initrd *rd)
                 cpio_is_dir(&e)       ? 'd'
                 : cpio_is_regular(&e) ? '-'
                                       : '?',
-                (unsigned long)e.size, e.name);
+                (unsigned long)e.size, cpio_short_name(&e));
         files++;
         bytes += e.size;
     }

@@ -1,12 +1,32 @@
 /* Building init.
  *
- * init gets: an address space with its ELF segments (W^X, from fresh zeroed
- * frames), a stack, the boot-info page and the initrd (both read-only), a
- * capability space whose well-known slots (bootinfo.h) hold capabilities to
- * its own thread, address space and capability space, the root space bank
- * (all memory left after boot) and the machine capability. Everything is
- * charged to the root bank. The frames holding init's image belong to init
- * for good (memory objects replace this with the memory-object issue). */
+ * Every user page of init belongs to a memory object the kernel makes here,
+ * charged to the root bank, with every page resident before init runs (no
+ * manager is ever asked for one):
+ *   - the initrd object: its bytes are the initrd. Its pages are the
+ *     initrd's own physical pages, lent in place (MEMOBJ_PAGE_BORROWED:
+ *     never freed, not charged - they were never part of the memory the
+ *     root bank hands out) rather than copied, which would only double the
+ *     memory the initrd takes. Only a partial first or last page is copied
+ *     into a frame, so that the bytes around the archive read as zero
+ *     instead of showing whatever shares those pages. The object is mapped
+ *     read-only at NS_INITRD_VA, and init gets a READ|EXEC capability to it
+ *     at NS_SLOT_INITRD (bootinfo.h) to map programs from;
+ *   - the image object: init's writable data and BSS, its stack and the
+ *     boot-info page, in frames the kernel fills now. Read-only segments
+ *     come straight from the initrd object when their file data is
+ *     page-congruent with their address (scripts/mkinitrd page-aligns file
+ *     data); one that is not, or that has bytes past its file data, is
+ *     copied into the image object like the writable ones.
+ * Nothing of init is frame-mapped. The kernel installs the PTEs of all of
+ * it at once, so init starts with its whole image mapped and the kernel can
+ * reach any of its buffers without a first touch (newsys.h: ns_touch).
+ *
+ * init also gets a capability space whose well-known slots (bootinfo.h)
+ * hold capabilities to its own thread, address space and capability space,
+ * the root space bank (all memory left after boot) and the machine. The
+ * kernel keeps the first capability to each of these objects, so nothing
+ * init does can destroy them. */
 #include "kernel/boot/rootproc.h"
 
 #include <string.h>
@@ -28,6 +48,7 @@
 #include "kernel/core/syscall.h"
 #include "kernel/core/thread.h"
 #include "kernel/lib/cpio.h"
+#include "memobj/memobj.h"
 
 #define ROOT_CSPACE_SLOTS 256
 #define INIT_PRIORITY     100
@@ -36,8 +57,11 @@ static struct bank root_bank;
 /* init's own objects are static, not from the kernel's object caches, and
  * must never be destroyed (their hooks would free them into a cache). The
  * kernel keeps the original capability to each, as the root of its
- * derivation tree, so no delete or revoke of init's can drop the last one. */
-static struct cap_slot kernel_refs[5];
+ * derivation tree, so no delete or revoke of init's can drop the last one.
+ * The two memory objects come from the cache, but the same references
+ * keep them alive for good. */
+enum { REF_THREAD, REF_ASPACE, REF_CSPACE, REF_BANK, REF_MACHINE, REF_INITRD, REF_IMAGE, NREFS };
+static struct cap_slot kernel_refs[NREFS];
 static struct aspace root_as;
 static struct cspace_obj root_cs;
 static struct thread root_thread;
@@ -48,61 +72,126 @@ struct bank *root_bank_get(void)
     return &root_bank;
 }
 
-/* A fresh zeroed user page, charged to the root bank, mapped at `va`. */
-static bool map_new_page(uint64_t va, uint32_t rights, void **kva)
+static uint64_t page_down(uint64_t x)
 {
-    uint64_t pa;
-    if (bank_charge(&root_bank, PAGE_SIZE) != NS_OK)
-        return false;
-    void *page = kmem_page_alloc(&pa);
-    if (!page)
-        return false;
-    if (aspace_map_page(&root_as, va, pa, rights) != NS_OK)
-        return false;
-    if (kva)
-        *kva = page;
-    return true;
+    return x & ~(uint64_t)(PAGE_SIZE - 1);
 }
 
-static bool load_elf(const struct cpio_entry *e, const struct elf_info *info)
+static uint64_t page_up(uint64_t x)
+{
+    return page_down(x + PAGE_SIZE - 1);
+}
+
+static uint32_t seg_rights(uint32_t flags)
+{
+    uint32_t rights = 0;
+    if (flags & ELF_R)
+        rights |= NS_RIGHT_READ;
+    if (flags & ELF_W)
+        rights |= NS_RIGHT_READ | NS_RIGHT_WRITE; /* pages cannot be write-only */
+    if (flags & ELF_X)
+        rights |= NS_RIGHT_EXEC;
+    return rights;
+}
+
+static uint64_t seg_pages(const struct elf_segment *s)
+{
+    return (page_up(s->vaddr + s->memsz) - page_down(s->vaddr)) / PAGE_SIZE;
+}
+
+/* The initrd as a memory object: [base, end) of physical memory, base the
+ * page holding initrd_start. */
+struct initrd_obj {
+    struct memobj *mo;
+    uint64_t offset; /* of the archive in the object */
+    uint64_t pages, lent;
+};
+
+static bool make_initrd_object(const struct platform *p, struct initrd_obj *ro)
+{
+    uint64_t base = page_down(p->initrd_start), end = p->initrd_end;
+    ro->offset = p->initrd_start - base;
+    ro->pages = (page_up(end) - base) / PAGE_SIZE;
+    ro->lent = 0;
+    if (memobj_kernel_create(&root_bank, end - base, &kernel_refs[REF_INITRD], &ro->mo) != NS_OK)
+        return false;
+    for (uint64_t i = 0; i < ro->pages; i++) {
+        uint64_t pa = base + i * PAGE_SIZE;
+        if (pa >= p->initrd_start && pa + PAGE_SIZE <= end) {
+            if (memobj_kernel_lend(ro->mo, i, pa) != NS_OK)
+                return false;
+            ro->lent++;
+            continue;
+        }
+        /* A page the archive only partly fills: copy its part. */
+        uint8_t *page;
+        if (memobj_kernel_fill(ro->mo, i, (void **)&page) != NS_OK)
+            return false;
+        uint64_t lo = pa > p->initrd_start ? pa : p->initrd_start;
+        uint64_t hi = pa + PAGE_SIZE < end ? pa + PAGE_SIZE : end;
+        memcpy(page + (lo - pa), pa_to_va(lo), hi - lo);
+    }
+    return memobj_kernel_map(&root_as, ro->mo, NS_INITRD_VA, 0, ro->pages, NS_RIGHT_READ) == NS_OK;
+}
+
+/* Can segment `s` of the program at `file_off` in the initrd object be
+ * mapped from it as it is? */
+static bool maps_in_place(const struct initrd_obj *ro, uint64_t file_off,
+                          const struct elf_segment *s)
+{
+    return ro->mo && !(s->flags & ELF_W) && s->filesz == s->memsz &&
+           (file_off + s->offset) % PAGE_SIZE == s->vaddr % PAGE_SIZE;
+}
+
+static bool load_elf(const struct cpio_entry *e, const struct elf_info *info,
+                     const struct initrd_obj *ro, uint64_t file_off, struct memobj *img,
+                     uint64_t *next_page, uint64_t *in_place)
 {
     const uint8_t *file = e->data;
     for (unsigned i = 0; i < info->nseg; i++) {
         const struct elf_segment *s = &info->seg[i];
-        uint32_t rights = 0;
-        if (s->flags & ELF_R)
-            rights |= NS_RIGHT_READ;
-        if (s->flags & ELF_W)
-            rights |= NS_RIGHT_WRITE;
-        if (s->flags & ELF_X)
-            rights |= NS_RIGHT_EXEC;
-        uint64_t start = s->vaddr & ~(uint64_t)(PAGE_SIZE - 1);
-        for (uint64_t va = start; va < s->vaddr + s->memsz; va += PAGE_SIZE) {
-            uint8_t *page;
-            if (!map_new_page(va, rights, (void **)&page))
+        uint32_t rights = seg_rights(s->flags);
+        uint64_t start = page_down(s->vaddr), npages = seg_pages(s);
+        if (maps_in_place(ro, file_off, s)) {
+            uint64_t first = (file_off + s->offset - s->vaddr % PAGE_SIZE) / PAGE_SIZE;
+            if (memobj_kernel_map(&root_as, ro->mo, start, first, npages, rights) != NS_OK)
                 return false;
-            /* Copy the part of [vaddr, vaddr + filesz) that falls in this
-             * page; the rest stays zero (BSS). */
+            *in_place += npages;
+            continue;
+        }
+        uint64_t first = *next_page;
+        for (uint64_t k = 0; k < npages; k++) {
+            uint8_t *page;
+            uint64_t va = start + k * PAGE_SIZE;
+            if (memobj_kernel_fill(img, first + k, (void **)&page) != NS_OK)
+                return false;
+            /* The part of [vaddr, vaddr + filesz) in this page; the rest
+             * stays zero (BSS). */
             uint64_t lo = va > s->vaddr ? va : s->vaddr;
             uint64_t hi =
                 va + PAGE_SIZE < s->vaddr + s->filesz ? va + PAGE_SIZE : s->vaddr + s->filesz;
             if (lo < hi)
                 memcpy(page + (lo - va), file + s->offset + (lo - s->vaddr), hi - lo);
         }
+        *next_page += npages;
+        if (memobj_kernel_map(&root_as, img, start, first, npages, rights) != NS_OK)
+            return false;
     }
     /* The new text must be visible to instruction fetch. */
     asm volatile("fence.i" ::: "memory");
     return true;
 }
 
-static bool map_initrd(const struct platform *p, uint64_t *va)
+/* Fresh zeroed pages [*next_page, + pages) of the image object mapped at
+ * `va`; *kva gets the first one's kernel address. */
+static bool map_fresh(struct memobj *img, uint64_t *next_page, uint64_t va, uint64_t pages,
+                      uint32_t rights, void **kva)
 {
-    uint64_t base = p->initrd_start & ~(uint64_t)(PAGE_SIZE - 1);
-    for (uint64_t pa = base; pa < p->initrd_end; pa += PAGE_SIZE)
-        if (aspace_map_page(&root_as, NS_INITRD_VA + (pa - base), pa, NS_RIGHT_READ) != NS_OK)
+    for (uint64_t k = 0; k < pages; k++)
+        if (memobj_kernel_fill(img, *next_page + k, k ? &(void *){0} : kva) != NS_OK)
             return false;
-    *va = NS_INITRD_VA + (p->initrd_start - base);
-    return true;
+    *next_page += pages;
+    return memobj_kernel_map(&root_as, img, va, *next_page - pages, pages, rights) == NS_OK;
 }
 
 static bool fail(const char *what)
@@ -138,18 +227,36 @@ bool rootproc_start(struct hart *h, const struct platform *p, const struct initr
     if (bank_charge_object(&root_bank, &root_thread.obj, sizeof(root_thread)) != NS_OK)
         return fail("the thread");
 
-    if (!load_elf(&e, &info))
+    /* rd is the initrd (rootproc is only called with one). */
+    struct initrd_obj ro = {0};
+    if (!make_initrd_object(p, &ro))
+        return fail("the initrd object");
+
+    /* The image object: the pages not mapped from the initrd, the stack,
+     * the boot-info page. */
+    uint64_t file_off = ro.offset + (uint64_t)((const uint8_t *)e.data - (const uint8_t *)rd->data);
+    uint64_t img_pages = NS_STACK_PAGES + 1;
+    for (unsigned i = 0; i < info.nseg; i++)
+        if (!maps_in_place(&ro, file_off, &info.seg[i]))
+            img_pages += seg_pages(&info.seg[i]);
+    struct memobj *img;
+    if (memobj_kernel_create(&root_bank, img_pages * PAGE_SIZE, &kernel_refs[REF_IMAGE], &img) !=
+        NS_OK)
+        return fail("the image object");
+    uint64_t next = 0, in_place = 0;
+    if (!load_elf(&e, &info, &ro, file_off, img, &next, &in_place))
         return fail("the program image");
-    for (uint64_t i = 1; i <= NS_STACK_PAGES; i++)
-        if (!map_new_page(NS_STACK_TOP - i * PAGE_SIZE, NS_RIGHT_READ | NS_RIGHT_WRITE, NULL))
-            return fail("the stack");
+    void *stack;
+    if (!map_fresh(img, &next, NS_STACK_TOP - NS_STACK_PAGES * PAGE_SIZE, NS_STACK_PAGES,
+                   NS_RIGHT_READ | NS_RIGHT_WRITE, &stack))
+        return fail("the stack");
     struct ns_bootinfo *bi;
-    if (!map_new_page(NS_BOOTINFO_VA, NS_RIGHT_READ, (void **)&bi))
+    if (!map_fresh(img, &next, NS_BOOTINFO_VA, 1, NS_RIGHT_READ, (void **)&bi))
         return fail("the boot-info page");
     bi->magic = NS_BOOTINFO_MAGIC;
-    if (p->initrd_end > p->initrd_start && !map_initrd(p, &bi->initrd_va))
-        return fail("the initrd mapping");
+    bi->initrd_va = NS_INITRD_VA + ro.offset;
     bi->initrd_size = p->initrd_end - p->initrd_start;
+    bi->initrd_offset = ro.offset;
     bi->cspace_slots = ROOT_CSPACE_SLOTS;
     bi->timebase_hz = p->timebase_hz;
     bi->hart_count = p->hart_count;
@@ -165,6 +272,8 @@ bool rootproc_start(struct hart *h, const struct platform *p, const struct initr
         cap_install(&kernel_refs[i], objs[i], NS_RIGHTS_ALL, 0);
         cap_slot_derive(&kernel_refs[i], &slots[slot_of[i]], NS_RIGHTS_ALL, 0);
     }
+    cap_slot_derive(&kernel_refs[REF_INITRD], &slots[NS_SLOT_INITRD], NS_RIGHT_READ | NS_RIGHT_EXEC,
+                    0);
 
     struct thread *t = &root_thread;
     cap_slot_derive(&slots[NS_SLOT_SELF_ASPACE], &t->as_cap, NS_RIGHTS_ALL, 0);
@@ -179,8 +288,11 @@ bool rootproc_start(struct hart *h, const struct platform *p, const struct initr
     /* User mode (SPP = 0), interrupts on after sret (SPIE), FP off (lazy). */
     t->ctx.sstatus = SSTATUS_SPIE;
     sched_ready(sched_of(h), t);
-    kprintf("init: %s started: %lu pages mapped, %lu page-table pages, root bank %lu pages\n", name,
-            (unsigned long)root_as.mapped_pages, (unsigned long)root_as.table_pages,
-            (unsigned long)bank_limit_pages(&root_bank));
+    kprintf("init: %s started from memory objects: initrd %lu pages (%lu lent in place), "
+            "%lu pages of program segments mapped from it; image %lu pages; %lu pages mapped, %lu "
+            "page-table pages, root bank %lu pages\n",
+            name, (unsigned long)ro.pages, (unsigned long)ro.lent, (unsigned long)in_place,
+            (unsigned long)img_pages, (unsigned long)root_as.mapped_pages,
+            (unsigned long)root_as.table_pages, (unsigned long)bank_limit_pages(&root_bank));
     return true;
 }

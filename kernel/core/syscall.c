@@ -484,6 +484,11 @@ static enum ns_error do_diskrange_info(struct args *a)
     return e;
 }
 
+static enum ns_error do_memobj_preload(struct args *a)
+{
+    return sys_memobj_preload(a->h, a->t, A0, A1, A2, A3);
+}
+
 static const syscall_fn syscalls[NS_SYS_COUNT] = {
     [NS_SYS_OBJFRAME_CREATE] = do_objframe_create,
     [NS_SYS_OBJFRAME_STORE] = do_objframe_store,
@@ -491,6 +496,7 @@ static const syscall_fn syscalls[NS_SYS_COUNT] = {
     [NS_SYS_OBJFRAME_CLEAR] = do_objframe_clear,
     [NS_SYS_DISKRANGE_DERIVE] = do_diskrange_derive,
     [NS_SYS_DISKRANGE_INFO] = do_diskrange_info,
+    [NS_SYS_MEMOBJ_PRELOAD] = do_memobj_preload,
     [NS_SYS_MEMOBJ_SET_DEADLINE] = do_memobj_set_deadline,
     [NS_SYS_MEMOBJ_SET_CLUSTER] = do_memobj_set_cluster,
     [NS_SYS_MEMOBJ_CREATE] = do_memobj_create,

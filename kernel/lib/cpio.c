@@ -209,3 +209,9 @@ enum cpio_err cpio_find(const void *archive, size_t len, const char *path, struc
     }
     return err == CPIO_END ? CPIO_ERR_NOT_FOUND : err;
 }
+
+const char *cpio_short_name(const struct cpio_entry *e)
+{
+    size_t skip = path_skip(e->name, e->name_len);
+    return skip == e->name_len ? "." : e->name + skip;
+}

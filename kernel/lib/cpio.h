@@ -82,4 +82,9 @@ bool cpio_is_dir(const struct cpio_entry *e);
  * error that stopped the walk before a match. */
 enum cpio_err cpio_find(const void *archive, size_t len, const char *path, struct cpio_entry *out);
 
+/* The entry's name without the leading "/" and "./" components cpio_find
+ * ignores (scripts/mkinitrd pads names with them so that file data starts
+ * on a page boundary); "." for the root. Points into the archive. */
+const char *cpio_short_name(const struct cpio_entry *e);
+
 #endif

@@ -157,7 +157,7 @@ int main(void)
             printf("fuzztest: cannot spawn the fuzzer: %s\n", ns_strerror(e));
             break;
         }
-        uint64_t last = 0;
+        uint64_t last = 0, stuck = 0;
         for (;;) {
             ns_sleep_us(5000);
             if (fuzz_done)
@@ -167,10 +167,17 @@ int main(void)
                 break; /* it destroyed or stopped itself */
             if (progress == last) {
                 /* No progress for 5 ms: blocked, asleep or suspended.
-                 * Suspending cancels an IPC or a sleep; resuming lets it on. */
+                 * Suspending cancels an IPC or a sleep; resuming lets it on.
+                 * A fault that waits for a page of an object nobody serves
+                 * (one it made itself, deadline switched off) waits again
+                 * after every resume: after a second of that, start over. */
+                if (++stuck == 200)
+                    break;
                 ns_thread_suspend(fuzz.thread);
                 ns_thread_resume(fuzz.thread);
                 unsticks++;
+            } else {
+                stuck = 0;
             }
             last = progress;
         }

@@ -482,17 +482,16 @@ enum { S_EP = 110, S_EP2, S_NTFN, S_SERVER, S_CLIENT, S_RECV = 120, S_IPCBUF = 1
 #define IPCBUF_VA  (SCRATCH_VA + 0x800000)
 #define IPCBUF2_VA (SCRATCH_VA + 0x801000)
 
+/* The runtime registered an IPC buffer for the main thread (ns_spawn with
+ * a pager needs it to be that one). */
 static struct ns_ipc_buffer *my_ipc_buffer(void)
 {
-    ns_frame_alloc(NS_SLOT_ROOT_BANK, S_IPCBUF);
-    ns_map_frame(NS_SLOT_SELF_ASPACE, S_IPCBUF, IPCBUF_VA, NS_RIGHT_READ | NS_RIGHT_WRITE, NULL);
-    ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, IPCBUF_VA);
-    return (struct ns_ipc_buffer *)IPCBUF_VA;
+    return ns_ipc_buffer();
 }
 
 static void drop_ipc_buffer(void)
 {
-    ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, 0);
+    ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, (uint64_t)(uintptr_t)ns_ipc_buffer());
 }
 
 static long start_thread(unsigned long slot, void (*fn)(unsigned long), unsigned long arg,
@@ -548,7 +547,9 @@ static void test_ipc_call_reply(void)
     m.info = NS_MSG_INFO(0, 0, 1);
     CHECK_ERR(ns_call(S_EP2, &m), NS_ERR_NO_RIGHTS); /* no GRANT right */
     m.info = NS_MSG_INFO(0, 8, 0);
+    CHECK_OK(ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, 0));
     CHECK_ERR(ns_call(S_EP, &m), NS_ERR_BAD_ADDRESS); /* long message, no IPC buffer */
+    drop_ipc_buffer();
     clear_slots();
 }
 
@@ -888,15 +889,25 @@ static void test_spawn_bank_too_small(void)
     struct ns_process p;
     unsigned long free_before = ns_slot_count_free();
     uint64_t before = root_used();
-    /* hello needs about 19 pages: each limit below fails at another step
-     * (capability space, address space, image, stack, info page). */
-    static const uint64_t limits[] = {1, 2, 4, 8, 12, 16};
-    for (unsigned k = 0; k < sizeof(limits) / sizeof(limits[0]); k++) {
-        struct ns_spawn_opts o = {.bank_pages = limits[k]};
-        CHECK_ERR(ns_spawn("hello", &o, &p), NS_ERR_NO_QUOTA);
+    /* Every limit below what hello needs (about 15 pages, resident) fails
+     * at some step - capability space, address space, thread, notification,
+     * an object, a preload, the image writes - and each is undone whole. */
+    uint64_t limit = 1;
+    long e;
+    for (; limit <= 64; limit++) {
+        struct ns_spawn_opts o = {.bank_pages = limit};
+        if ((e = ns_spawn("hello", &o, &p)) != NS_ERR_NO_QUOTA)
+            break;
         CHECK(root_used() == before);
         CHECK(ns_slot_count_free() == free_before);
     }
+    CHECK_OK(e);
+    CHECK(limit > 8 && limit <= 64);
+    if (e == NS_OK) {
+        CHECK_OK(ns_process_wait(&p, SPAWN_TIMEOUT_US));
+        CHECK_OK(ns_process_destroy(&p));
+    }
+    CHECK(root_used() == before);
     /* The caller's bank is the limit too. */
     CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 6));
     struct ns_spawn_opts o = {.parent_bank = S_BANK};
@@ -1238,7 +1249,8 @@ static void test_memobj_shared_by_8_processes(void)
     CHECK_OK(ns_spawn("zero", &o, &zero));
     buf->recv_slots[0] = S_MO;
     buf->recv_count = 1;
-    struct ns_msg m = {.info = NS_MSG_INFO(ZERO_CREATE, 1, 0), .w = {256 * 4096}};
+    buf->send_caps[0] = NS_SLOT_ROOT_BANK;
+    struct ns_msg m = {.info = NS_MSG_INFO(ZERO_CREATE, 1, 1), .w = {256 * 4096}};
     CHECK_OK(ns_call(S_EP, &m));
     CHECK(NS_MSG_CAPS(m.info) == 1);
     struct ns_spawn_cap oc = {.src = S_MO, .dst = NS_SLOT_FIRST_GIVEN, .rights = NS_RIGHT_READ};
@@ -1551,6 +1563,129 @@ static void test_objframe(void)
     CHECK(root_used() == before);
 }
 
+static volatile uint64_t preload_seen;
+
+static void read_page5(unsigned long unused)
+{
+    (void)unused;
+    preload_seen = *(volatile uint64_t *)(MO_VA + 5 * 4096);
+    ns_thread_exit();
+}
+
+/* Preload enters pages nobody asked for (a plain supply of those is an
+ * error), zero or from a buffer, keeps resident pages, completes the
+ * requests it covers, and changes nothing when it fails. */
+static void test_memobj_preload(void)
+{
+    uint64_t resident, requests;
+    uint64_t *buf = (uint64_t *)MGR_BUF_VA;
+    /* No manager thread: nothing but preload brings pages in. */
+    CHECK_OK(ns_notification_create(NS_SLOT_ROOT_BANK, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, 100 * 4096, S_MGR_NTFN));
+    CHECK_OK(ns_cap_copy(S_MO, S_MO_RO, NS_RIGHT_READ | NS_RIGHT_WRITE));
+    CHECK_OK(ns_frame_alloc(NS_SLOT_ROOT_BANK, S_BUF));
+    CHECK_OK(
+        ns_map_frame(NS_SLOT_SELF_ASPACE, S_BUF, MGR_BUF_VA, NS_RIGHT_READ | NS_RIGHT_WRITE, NULL));
+    CHECK_ERR(ns_memobj_preload(S_MO_RO, 0, 1, NULL), NS_ERR_NO_RIGHTS);
+    CHECK_ERR(ns_memobj_preload(S_MO, 100, 1, NULL), NS_ERR_RANGE);
+    CHECK_ERR(ns_memobj_preload(S_MO, 98, 3, NULL), NS_ERR_RANGE);
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 0, NULL), NS_ERR_RANGE);
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 65, NULL), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 1, buf + 1), NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 1, (void *)0xffffffc000000000ull), NS_ERR_BAD_ADDRESS);
+    /* The buffer's second page is not mapped: the first is not entered either. */
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 2, buf), NS_ERR_BAD_ADDRESS);
+    CHECK_OK(ns_memobj_requests_made(S_MO, &resident, NULL));
+    CHECK(resident == 0);
+    CHECK_ERR(ns_memobj_supply(S_MO, 0, 1, buf), NS_ERR_INVALID_ARG); /* unasked */
+
+    CHECK_OK(ns_memobj_preload(S_MO, 0, 64, NULL));
+    for (unsigned w = 0; w < 512; w++)
+        buf[w] = 0x5000 + w;
+    CHECK_OK(ns_memobj_preload(S_MO, 64, 1, buf));
+    buf[0] = 1;
+    CHECK_OK(ns_memobj_preload(S_MO, 63, 2, buf)); /* both resident: kept as they were */
+    CHECK_OK(ns_memobj_requests_made(S_MO, &resident, &requests));
+    CHECK(resident == 65 && requests == 0);
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 100, NS_RIGHT_READ | NS_RIGHT_WRITE,
+                           NULL));
+    volatile uint64_t *p = (volatile uint64_t *)MO_VA;
+    CHECK(p[0] == 0 && p[63 * 512 + 7] == 0);
+    CHECK(p[64 * 512] == 0x5000 && p[64 * 512 + 511] == 0x5000 + 511);
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests == 0); /* every touch was a minor fault */
+
+    /* A thread waits for page 5 of a fresh object; preloading pages 4-6
+     * completes its request. */
+    CHECK_OK(ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA, 100));
+    CHECK_OK(ns_cap_delete(S_MO_RO));
+    CHECK_OK(ns_cap_delete(S_MO));
+    CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, 8 * 4096, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, MO_VA, 0, 8, NS_RIGHT_READ, NULL));
+    preload_seen = 1234;
+    CHECK_OK(start_thread(S_CLIENT, read_page5, 0, 1));
+    ns_sleep_us(10000);
+    CHECK_OK(ns_memobj_requests_made(S_MO, NULL, &requests));
+    CHECK(requests == 1 && preload_seen == 1234);
+    CHECK_OK(ns_memobj_preload(S_MO, 4, 3, NULL));
+    ns_sleep_us(10000);
+    CHECK(preload_seen == 0);
+    memobj_teardown();
+
+    /* Out of quota: nothing entered, nothing charged. */
+    uint64_t used_before, used_after;
+    CHECK_OK(ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, 8));
+    CHECK_OK(ns_notification_create(S_BANK, S_MGR_NTFN));
+    CHECK_OK(ns_memobj_create(S_BANK, S_MO, 64 * 4096, S_MGR_NTFN));
+    CHECK_OK(ns_bank_info(S_BANK, NULL, &used_before));
+    CHECK_ERR(ns_memobj_preload(S_MO, 0, 16, NULL), NS_ERR_NO_QUOTA);
+    CHECK_OK(ns_bank_info(S_BANK, NULL, &used_after));
+    CHECK_OK(ns_memobj_requests_made(S_MO, &resident, NULL));
+    CHECK(used_after == used_before && resident == 0);
+    CHECK_OK(ns_memobj_preload(S_MO, 0, 2, NULL));
+    CHECK_OK(ns_bank_destroy(S_BANK));
+    clear_slots();
+}
+
+/* A process whose heap and stack are all zero-fill memory runs a real
+ * workload: user/sort sorts 16 MiB of malloc'd memory. Every heap page it
+ * touches comes from the zero-fill manager (started resident here),
+ * charged to the child's own bank; destroying that bank gives everything
+ * back and the manager counts the dead objects out. */
+static void test_sort_16mib_on_zero_fill(void)
+{
+    struct ns_process zero, sort;
+    uint64_t before = root_used(), used = 0;
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, S_EP));
+    struct ns_spawn_cap c = {.src = S_EP, .dst = NS_SLOT_FIRST_GIVEN, .rights = NS_RIGHTS_ALL};
+    struct ns_spawn_opts zo = {
+        .ncaps = 1, .caps = &c, .bank_pages = 512, .free_slots = ZERO_FREE_SLOTS};
+    CHECK_OK(ns_spawn("zero", &zo, &zero));
+    struct ns_msg m = {.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
+    CHECK_OK(ns_call(S_EP, &m));
+    uint64_t supplied0 = m.w[0], live0 = m.w[1];
+    uint64_t with_zero = root_used();
+
+    struct ns_spawn_opts so = {.arg = 12345, .pager = S_EP, .bank_pages = 5120};
+    CHECK_OK(ns_spawn("sort", &so, &sort));
+    CHECK_OK(ns_process_wait(&sort, 60000000));
+    CHECK(sort.exited && sort.exit_status == 0);
+    CHECK_OK(ns_process_bank_used(&sort, &used));
+    CHECK(used >= 16u << 20); /* the heap pages are charged to the child */
+    m = (struct ns_msg){.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
+    CHECK_OK(ns_call(S_EP, &m));
+    CHECK(m.w[0] - supplied0 >= (16u << 20) / 4096); /* from the manager, page by page */
+    CHECK(m.w[1] == live0 + 3);                      /* its image, stack and heap */
+    CHECK_OK(ns_process_destroy(&sort));
+    CHECK(root_used() == with_zero);
+    m = (struct ns_msg){.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
+    CHECK_OK(ns_call(S_EP, &m));
+    CHECK(m.w[1] == live0); /* the manager saw them die */
+    CHECK_OK(ns_process_destroy(&zero));
+    clear_slots();
+    CHECK(root_used() == before);
+}
+
 static const struct ktest tests[] = {
     {"debug_write", test_debug_write},
     {"invalid_syscall", test_invalid_syscall},
@@ -1602,11 +1737,13 @@ static const struct ktest tests[] = {
     {"memobj_fail_every_waiter", test_memobj_fail_every_waiter},
     {"memobj_manager_gone", test_memobj_manager_gone},
     {"memobj_shrink_every_process", test_memobj_shrink_every_process},
+    {"memobj_preload", test_memobj_preload},
     {"spawn_hello", test_spawn_hello},
     {"spawn_bank_too_small", test_spawn_bank_too_small},
     {"spawn_not_in_initrd", test_spawn_not_in_initrd},
     {"spawn_bad_options", test_spawn_bad_options},
     {"spawn_destroy_running", test_spawn_destroy_running},
+    {"sort_16mib_on_zero_fill", test_sort_16mib_on_zero_fill},
 };
 
 int main(void)

@@ -8,7 +8,8 @@
 #     at page 0), and a host executable (wrong machine);
 #   * cpio archives from GNU cpio -H newc / -H crc of a small tree holding
 #     an executable, an empty file, files of 1, 2, 3 and 5 bytes (every
-#     padding case), a directory, a 200-character name and a symlink.
+#     padding case), a directory, a 200-character name and a symlink;
+#   * the same tree written by scripts/mkinitrd (page-aligned file data).
 # Hand-mutated variants of these are made inside the tests themselves.
 find_program(NEWSYS_CPIO cpio)
 find_program(NEWSYS_RISCV_GCC riscv64-unknown-elf-gcc)
@@ -80,13 +81,15 @@ find tree -exec touch -h -d @1234567890 {} +
     "@NEWSYS_CPIO@" -o -H crc -R 0:0 --reproducible --quiet) > tree-crc.cpio
 (cd tree && find . -mindepth 1 | LC_ALL=C sort |
     "@NEWSYS_CPIO@" -o -H newc -R 0:0 --reproducible --quiet) > tree-noroot.cpio
+# Our own writer (the initrd's): every file's data on a page boundary.
+python3 "@CMAKE_SOURCE_DIR@/scripts/mkinitrd" tree-aligned.cpio tree
 touch stamp
 ]=])
 
 add_custom_command(
     OUTPUT ${CPIO_ELF_DATA}/stamp
     COMMAND sh ${CPIO_ELF_GEN} ${CPIO_ELF_DATA}
-    DEPENDS ${CPIO_ELF_GEN} ${CMAKE_CURRENT_LIST_FILE}
+    DEPENDS ${CPIO_ELF_GEN} ${CMAKE_CURRENT_LIST_FILE} ${CMAKE_SOURCE_DIR}/scripts/mkinitrd
     COMMENT "cpio/ELF test inputs"
     VERBATIM)
 add_custom_target(cpio_elf_data DEPENDS ${CPIO_ELF_DATA}/stamp)

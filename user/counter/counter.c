@@ -1,7 +1,8 @@
 /* counter: a spawned program with two threads of its own. The second
- * thread lives in the same address and capability spaces, on a stack page
- * the program allocates from its own bank and maps itself, so everything it
- * uses comes from the capabilities ns_spawn gave it. Both threads count to
+ * thread lives in the same address and capability spaces, on a stack in
+ * the program's BSS (so in the memory object ns_spawn made for its data),
+ * and is created from the program's own bank with the capabilities
+ * ns_spawn gave it. Both threads count to
  * the process argument (default 5) and print as they go; main waits for
  * the second one and then returns, which ends the process.
  *
@@ -12,7 +13,7 @@
 #include "user/rt/slots.h"
 #include "user/rt/spawn.h"
 
-#define WORKER_STACK_VA 0x20000000ull
+static uint8_t worker_stack[4096] __attribute__((aligned(16)));
 
 static void say(const char *who, unsigned long i, unsigned long n)
 {
@@ -46,19 +47,13 @@ int main(void)
         return 1;
     }
     unsigned long n = pi->arg ? pi->arg : 5;
-    unsigned long stack, thread;
-    long e = ns_slot_alloc(&stack);
-    if (e == NS_OK)
-        e = ns_slot_alloc(&thread);
-    if (e == NS_OK)
-        e = ns_frame_alloc(NS_SLOT_ROOT_BANK, stack);
-    if (e == NS_OK)
-        e = ns_map_frame(NS_SLOT_SELF_ASPACE, stack, WORKER_STACK_VA,
-                         NS_RIGHT_READ | NS_RIGHT_WRITE, NULL);
+    unsigned long thread;
+    long e = ns_slot_alloc(&thread);
     if (e == NS_OK)
         e = ns_thread_create(NS_SLOT_ROOT_BANK, thread, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE);
     if (e == NS_OK)
-        e = ns_thread_start_fn(thread, worker, WORKER_STACK_VA + 4096, n);
+        e = ns_thread_start_fn(thread, worker,
+                               (uint64_t)(uintptr_t)(worker_stack + sizeof(worker_stack)), n);
     if (e != NS_OK) {
         printf("counter: cannot start the second thread: %s\n", ns_strerror(e));
         return 1;

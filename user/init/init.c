@@ -1,7 +1,11 @@
 /* init: the first user program. It reports what the kernel gave it, starts
- * a few programs from the initrd with ns_spawn (each in its own sub-bank),
- * waits for each, checks that destroying the child's bank gives the root
- * bank back exactly what the child took, and shuts the machine down. */
+ * the zero-fill manager (managers/zero) from resident memory, then a few
+ * programs from the initrd with ns_spawn, each in its own sub-bank and with
+ * all of its data, BSS, stack and heap from memory objects the zero-fill
+ * manager serves (its text straight from the initrd's object); it waits for
+ * each, checks that it exited with status 0 and that destroying its bank
+ * gives the root bank back exactly what the child took, shows one object
+ * shared by several processes, and shuts the machine down. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +16,8 @@
 
 #define CHILD_TIMEOUT_US 10000000
 
+static unsigned long zero_ep; /* the zero-fill manager: every child's pager */
+
 /* Start `name`, wait for it, report, destroy it. False on any failure. */
 static bool run_child(const char *name, uint64_t arg)
 {
@@ -21,7 +27,7 @@ static bool run_child(const char *name, uint64_t arg)
         printf("init: root bank: %s\n", ns_strerror(e));
         return false;
     }
-    struct ns_spawn_opts opts = {.arg = arg};
+    struct ns_spawn_opts opts = {.arg = arg, .pager = zero_ep};
     struct ns_process p;
     e = ns_spawn(name, &opts, &p);
     if (e != NS_OK) {
@@ -30,8 +36,10 @@ static bool run_child(const char *name, uint64_t arg)
     }
     printf("init: spawned %s (argument %lu)\n", name, (unsigned long)arg);
     long waited = ns_process_wait(&p, CHILD_TIMEOUT_US);
-    if (waited == NS_OK)
-        printf("init: %s exited (its thread is stopped)\n", name);
+    if (waited == NS_OK && p.exited)
+        printf("init: %s exited with status %d\n", name, p.exit_status);
+    else if (waited == NS_OK)
+        printf("init: %s stopped without exiting (a fault)\n", name);
     else
         printf("init: %s did not stop: %s (thread state %lu); destroying it\n", name,
                ns_strerror(waited), p.state);
@@ -56,70 +64,79 @@ static bool run_child(const char *name, uint64_t arg)
            "after: %s\n",
            name, (unsigned long)p.reclaimed_bytes, (unsigned long)root_before,
            (unsigned long)root_after, same ? "bank usage came back" : "LEAKED");
-    return waited == NS_OK && same;
+    return waited == NS_OK && p.exited && p.exit_status == 0 && same;
 }
 
-/* The memory-object demo: the zero-fill manager serves one 16-page object;
- * two processes write it through read-write capabilities, a third reads it
- * through a read-only one (asking for read-write: it gets read-only); then
- * the manager says how many pages it supplied - each page once, however
- * many processes touched it. */
-#define INIT_IPCBUF_VA 0x3ffd000000ull
+/* The zero-fill manager, resident (it must never wait on a manager), with
+ * room in its capability space for all the objects it may serve. The
+ * statistics call returns once it serves. */
+static bool start_zero(struct ns_process *zero)
+{
+    struct ns_spawn_cap c = {.src = zero_ep, .dst = NS_SLOT_FIRST_GIVEN, .rights = NS_RIGHTS_ALL};
+    struct ns_spawn_opts o = {
+        .ncaps = 1, .caps = &c, .bank_pages = 512, .free_slots = ZERO_FREE_SLOTS};
+    long e = ns_spawn("zero", &o, zero);
+    struct ns_msg m = {.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
+    if (e == NS_OK)
+        e = ns_call(zero_ep, &m);
+    if (e != NS_OK) {
+        printf("init: cannot start the zero-fill manager: %s\n", ns_strerror(e));
+        return false;
+    }
+    printf("init: the zero-fill manager runs (resident); it serves every program from now on\n");
+    return true;
+}
 
+/* The memory-object demo: the zero-fill manager serves one 16-page object
+ * (charged to a bank of its own, whose destruction ends it); two processes write it through
+ * read-write capabilities, a third reads it through a read-only one (asking for read-write: it gets
+ * read-only); then the manager says how many pages it supplied for it - each page once, however
+ * many processes touched it. */
 static bool run_with_cap(const char *name, uint64_t arg, unsigned long cap, unsigned long rights)
 {
     struct ns_spawn_cap c = {.src = cap, .dst = NS_SLOT_FIRST_GIVEN, .rights = rights};
-    struct ns_spawn_opts o = {.arg = arg, .ncaps = 1, .caps = &c};
+    struct ns_spawn_opts o = {.arg = arg, .ncaps = 1, .caps = &c, .pager = zero_ep};
     struct ns_process p;
     long e = ns_spawn(name, &o, &p);
     if (e == NS_OK)
         e = ns_process_wait(&p, CHILD_TIMEOUT_US);
     if (e != NS_OK)
         printf("init: %s %lu: %s\n", name, (unsigned long)arg, ns_strerror(e));
+    else if (!p.exited || p.exit_status)
+        printf("init: %s %lu failed\n", name, (unsigned long)arg);
     ns_process_destroy(&p);
-    return e == NS_OK;
+    return e == NS_OK && p.exited && p.exit_status == 0;
 }
 
 static bool memory_object_demo(void)
 {
-    unsigned long ep, ipcbuf, obj;
-    struct ns_process zero;
-    if (ns_slot_alloc(&ep) || ns_slot_alloc(&ipcbuf) || ns_slot_alloc(&obj) ||
-        ns_endpoint_create(NS_SLOT_ROOT_BANK, ep) || ns_frame_alloc(NS_SLOT_ROOT_BANK, ipcbuf) ||
-        ns_map_frame(NS_SLOT_SELF_ASPACE, ipcbuf, INIT_IPCBUF_VA, NS_RIGHT_READ | NS_RIGHT_WRITE,
-                     NULL) ||
-        ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, INIT_IPCBUF_VA))
+    unsigned long obj, bank;
+    if (ns_slot_alloc(&obj) || ns_slot_alloc(&bank) || ns_bank_create(NS_SLOT_ROOT_BANK, bank, 32))
         return false;
-    struct ns_spawn_cap c = {.src = ep, .dst = NS_SLOT_FIRST_GIVEN, .rights = NS_RIGHTS_ALL};
-    struct ns_spawn_opts o = {.ncaps = 1, .caps = &c, .bank_pages = 512};
-    long e = ns_spawn("zero", &o, &zero);
-    if (e != NS_OK) {
-        printf("init: cannot start the zero-fill manager: %s\n", ns_strerror(e));
-        return false;
-    }
-    struct ns_ipc_buffer *buf = (struct ns_ipc_buffer *)INIT_IPCBUF_VA;
+    struct ns_ipc_buffer *buf = ns_ipc_buffer();
+    buf->send_caps[0] = bank;
     buf->recv_slots[0] = obj;
     buf->recv_count = 1;
-    struct ns_msg m = {.info = NS_MSG_INFO(ZERO_CREATE, 1, 0), .w = {16 * 4096}};
-    e = ns_call(ep, &m);
+    struct ns_msg m = {.info = NS_MSG_INFO(ZERO_CREATE, 1, 1), .w = {16 * 4096}};
+    long e = ns_call(zero_ep, &m);
     bool ok = e == NS_OK && NS_MSG_LABEL(m.info) == 0 && NS_MSG_CAPS(m.info) == 1;
-    printf("init: the zero-fill manager made object %lu (%s)\n", (unsigned long)m.w[0],
+    uint64_t index = m.w[0];
+    printf("init: the zero-fill manager made object %lu (%s)\n", (unsigned long)index,
            ok ? "capability received" : "FAILED");
     if (ok) {
         ok = run_with_cap("demo", 0, obj, NS_RIGHT_READ | NS_RIGHT_WRITE);
         ok = run_with_cap("demo", 1, obj, NS_RIGHT_READ | NS_RIGHT_WRITE) && ok;
         ok = run_with_cap("demo", 2, obj, NS_RIGHT_READ) && ok;
-        m = (struct ns_msg){.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
-        if (ns_call(ep, &m) == NS_OK)
-            printf("init: the zero-fill manager supplied %lu pages for %lu object(s)\n",
-                   (unsigned long)m.w[0], (unsigned long)m.w[1]);
-        ok = ok && m.w[0] == 16;
+        m = (struct ns_msg){.info = NS_MSG_INFO(ZERO_OBJECT_STATS, 1, 0), .w = {index}};
+        e = ns_call(zero_ep, &m);
+        if (e == NS_OK && NS_MSG_LABEL(m.info) == 0)
+            printf("init: the zero-fill manager supplied %lu pages for the shared object\n",
+                   (unsigned long)m.w[0]);
+        ok = ok && e == NS_OK && m.w[0] == 16;
     }
-    ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, 0);
-    ns_process_destroy(&zero);
+    ns_bank_destroy(bank); /* the object goes with it */
+    ns_slot_free(bank);
     ns_slot_free(obj);
-    ns_slot_free(ipcbuf);
-    ns_slot_free(ep);
     return ok;
 }
 
@@ -133,8 +150,13 @@ int main(void)
     printf("init: hello from user mode; %lu harts, timebase %lu Hz, initrd %lu bytes at %#lx\n",
            (unsigned long)bi->hart_count, (unsigned long)bi->timebase_hz,
            (unsigned long)bi->initrd_size, (unsigned long)bi->initrd_va);
-    /* The initrd is mapped read-only: show its first bytes are the cpio magic. */
+    /* The initrd is a memory object mapped read-only: show its first bytes
+     * are the cpio magic, and what the object holds. */
     printf("init: initrd magic %.6s\n", (const char *)bi->initrd_va);
+    uint64_t length, resident, requests;
+    if (ns_memobj_info(NS_SLOT_INITRD, &length, &resident, &requests) == NS_OK)
+        printf("init: initrd object: %lu bytes, %lu pages resident, %lu requests\n",
+               (unsigned long)length, (unsigned long)resident, (unsigned long)requests);
 
     uint64_t t0 = ns_clock_us();
     ns_sleep_us(20000);
@@ -144,12 +166,24 @@ int main(void)
     volatile double x = 1.5;
     printf("init: floating point works: %d\n", (int)(x * 4.0));
 
-    bool ok = run_child("hello", 10);
-    ok = run_child("hello", 42) && ok;
-    ok = run_child("counter", 4) && ok;
-    bool demo = memory_object_demo();
-    printf("init: memory-object demo %s\n", demo ? "done" : "FAILED");
-    ok = ok && demo;
+    struct ns_process zero;
+    bool ok = ns_slot_alloc(&zero_ep) == NS_OK &&
+              ns_endpoint_create(NS_SLOT_ROOT_BANK, zero_ep) == NS_OK && start_zero(&zero);
+    if (ok) {
+        ok = run_child("hello", 10);
+        ok = run_child("hello", 42) && ok;
+        ok = run_child("counter", 4) && ok;
+        bool demo = memory_object_demo();
+        printf("init: memory-object demo %s\n", demo ? "done" : "FAILED");
+        ok = ok && demo;
+        struct ns_msg m = {.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
+        if (ns_call(zero_ep, &m) == NS_OK)
+            printf("init: the zero-fill manager supplied %lu pages in all, entered %lu at "
+                   "creation, for %lu objects (%lu live)\n",
+                   (unsigned long)m.w[0], (unsigned long)m.w[3], (unsigned long)m.w[2],
+                   (unsigned long)m.w[1]);
+        ns_process_destroy(&zero);
+    }
     printf("init: %s\n", ok ? "all programs ran and were reclaimed" : "some programs failed");
 
     long e = ns_shutdown(NS_SLOT_MACHINE, ok ? 0 : 1);

@@ -342,6 +342,13 @@ static inline long ns_memobj_supply_wait(unsigned long memobj, uint64_t first, u
         *bits = r.err ? 0 : r.v1;
     return r.err;
 }
+/* Enter pages without a request (resident memory): from `buf` (page
+ * aligned, `pages` pages; see ns_touch) or, with buf NULL, zero pages. */
+static inline long ns_memobj_preload(unsigned long memobj, uint64_t first, uint64_t pages,
+                                     const void *buf)
+{
+    return ns_sys(NS_SYS_MEMOBJ_PRELOAD, memobj, first, pages, (unsigned long)buf).err;
+}
 static inline long ns_memobj_fail(unsigned long memobj, uint64_t first, uint64_t pages, long error)
 {
     return ns_sys(NS_SYS_MEMOBJ_FAIL, memobj, first, pages, (unsigned long)error).err;
@@ -399,6 +406,18 @@ static inline long ns_diskrange_info(unsigned long key, uint64_t *disk, uint64_t
     return r.err;
 }
 
+static inline long ns_memobj_info(unsigned long memobj, uint64_t *length, uint64_t *resident,
+                                  uint64_t *requests)
+{
+    struct ns_ret r = ns_syscall(NS_SYS_MEMOBJ_INFO, memobj, 0, 0, 0, 0, 0);
+    if (length)
+        *length = r.err ? 0 : r.v1;
+    if (resident)
+        *resident = r.err ? 0 : r.v2;
+    if (requests)
+        *requests = r.err ? 0 : r.v3;
+    return r.err;
+}
 static inline long ns_memobj_requests_made(unsigned long memobj, uint64_t *resident,
                                            uint64_t *requests)
 {
@@ -408,6 +427,28 @@ static inline long ns_memobj_requests_made(unsigned long memobj, uint64_t *resid
     if (requests)
         *requests = r.err ? 0 : r.v3;
     return r.err;
+}
+
+/* The kernel reads and writes a program's memory only through page-table
+ * entries that are already there (it never waits for a manager inside a
+ * system call), and a memory object's page gets its entry when the program
+ * first touches it. So a buffer the kernel is to read or write - an IPC
+ * buffer, a supply or preload source, a requests or registers destination -
+ * must have been touched first: code that wrote it already did; ns_touch
+ * does it otherwise (a read, or with `write` a store of what is there, one
+ * per page). Only for memory the program has mapped: an unmapped address
+ * faults here instead of returning NS_ERR_BAD_ADDRESS. */
+static inline void ns_touch(const void *buf, size_t len, int write)
+{
+    if (!len)
+        return;
+    uintptr_t p = (uintptr_t)buf & ~(uintptr_t)4095, end = (uintptr_t)buf + len;
+    for (; p < end; p += 4096) {
+        volatile char *c = (volatile char *)(p < (uintptr_t)buf ? (uintptr_t)buf : p);
+        char v = *c;
+        if (write)
+            *c = v;
+    }
 }
 
 /* Start thread `t` (in this address space) running fn(arg) on the stack
@@ -428,5 +469,9 @@ const char *ns_strerror(long err);
 
 /* What init got from the kernel (NULL in programs started by others). */
 extern const struct ns_bootinfo *ns_bootinfo;
+
+/* The main thread's IPC buffer, which the runtime registers (touched) at
+ * start-up; other threads need their own. */
+struct ns_ipc_buffer *ns_ipc_buffer(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* Program start-up and the C library's hooks: stdout/stderr through the
- * debug console (line-buffered), exit() ending the thread. */
+ * debug console (line-buffered), exit() ending the thread with its status
+ * where ns_process_wait() reads it, the main thread's IPC buffer. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,10 +37,16 @@ FILE *const stderr = &console;
 void _exit(int status);
 void _exit(int status)
 {
-    (void)status;
     flush_out(stdout);
     for (;;)
-        ns_thread_exit();
+        ns_syscall(NS_SYS_THREAD_EXIT, 0, (unsigned long)(long)status, NS_EXIT_MARKER, 0, 0, 0);
+}
+
+static struct ns_ipc_buffer ipc_buffer __attribute__((aligned(4096)));
+
+struct ns_ipc_buffer *ns_ipc_buffer(void)
+{
+    return &ipc_buffer;
 }
 
 void __ns_thread_return(void);
@@ -50,6 +57,7 @@ void __ns_thread_return(void)
 }
 
 int main(void);
+void ns_heap_init(void); /* heap.c */
 void __ns_start(const struct ns_bootinfo *bi);
 
 void __ns_start(const struct ns_bootinfo *bi)
@@ -57,6 +65,10 @@ void __ns_start(const struct ns_bootinfo *bi)
     ns_start_arg = (uint64_t)bi; /* a spawned program's process info: spawn.h */
     if (bi && (uint64_t)bi == NS_BOOTINFO_VA && bi->magic == NS_BOOTINFO_MAGIC)
         ns_bootinfo = bi;
+    ns_heap_init();
+    /* The kernel reads and writes it through its PTE: touch it first. */
+    ns_touch(&ipc_buffer, sizeof(ipc_buffer), 1);
+    ns_thread_set_ipc_buffer(NS_SLOT_SELF_THREAD, (uint64_t)(uintptr_t)&ipc_buffer);
     exit(main());
 }
 

@@ -1,0 +1,1 @@
+newsys_program(sort ${NEWSYS_PROGRAM_DIR}/sort.c)
