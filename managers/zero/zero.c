@@ -9,9 +9,9 @@
  * created with one of 64 badged copies of the manager's notification,
  * badge 1 << (index % 64), so one wait tells which groups of objects have
  * page requests; the pager thread then drains each live object of those
- * groups and supplies zero pages (a supply with no buffer: the kernel clears the frames). Every page
- * is asked for once, however many processes touch it (the kernel
- * coalesces), and served once.
+ * groups and supplies zero pages (a supply with no buffer: the kernel
+ * clears the frames). Every page is asked for once, however many
+ * processes touch it (the kernel coalesces), and served once.
  *
  * Objects die without telling their manager (their bank is destroyed):
  * the pager finds out when draining one fails with NS_ERR_REVOKED, and the
