@@ -51,6 +51,7 @@
 #include "kernel/console/console.h"
 #include "kernel/core/kmem.h"
 #include "virtio-blk/blk.h"
+#include "virtio-blk/vblk_req.h"
 #include "virtio-blk/virtio_mmio.h"
 #include "virtio-blk/virtq.h"
 
@@ -66,22 +67,6 @@
 #define CFG_SIZE_MAX 0x08
 #define CFG_SEG_MAX  0x0c
 #define CFG_BLK_SIZE 0x14
-
-/* Request types and status values (§5.2.6). */
-#define VIRTIO_BLK_T_IN     0u
-#define VIRTIO_BLK_T_OUT    1u
-#define VIRTIO_BLK_T_FLUSH  4u
-#define VIRTIO_BLK_S_OK     0u
-#define VIRTIO_BLK_S_IOERR  1u
-#define VIRTIO_BLK_S_UNSUPP 2u
-#define STATUS_UNSET        0xa5u /* what no device writes: catches a status never written */
-
-struct virtio_blk_req_hdr {
-    uint32_t type;
-    uint32_t reserved;
-    uint64_t sector;
-};
-_Static_assert(sizeof(struct virtio_blk_req_hdr) == 16, "virtio 1.2 5.2.6");
 
 /* Where things sit in the ring page. */
 #define RING_AVAIL_OFF  0
@@ -142,63 +127,21 @@ static void irq_restore(unsigned long s)
 
 /* ---- requests ----------------------------------------------------------- */
 
-/* Lay the data segments out as descriptor buffers, merging physically
- * adjacent segments and splitting ones over the device's size_max. Returns
- * the number of buffers, or -1 if more than `max` would be needed. */
-static int data_bufs(const struct vblk *v, const struct blk_request *rq, struct virtq_buf *out,
-                     unsigned max, bool device_writes)
-{
-    uint32_t limit = v->dev.max_seg_bytes ? v->dev.max_seg_bytes : UINT32_MAX;
-    unsigned n = 0;
-    for (unsigned i = 0; i < rq->nsegs; i++) {
-        uint64_t pa = rq->segs[i].pa, left = rq->segs[i].len;
-        while (left) {
-            if (n && out[n - 1].addr + out[n - 1].len == pa && out[n - 1].len < limit) {
-                uint64_t take = limit - out[n - 1].len < left ? limit - out[n - 1].len : left;
-                out[n - 1].len += (uint32_t)take;
-                pa += take;
-                left -= take;
-                continue;
-            }
-            if (n == max)
-                return -1;
-            uint64_t take = left < limit ? left : limit;
-            out[n++] = (struct virtq_buf){pa, (uint32_t)take, device_writes};
-            pa += take;
-            left -= take;
-        }
-    }
-    return (int)n;
-}
-
 /* Put one request on the ring (not yet published). false: no room now. */
 static bool start(struct vblk *v, struct blk_request *rq)
 {
     if (v->ntags == 0)
         return false;
-    struct virtq_buf bufs[BLK_MAX_SEGS + 2];
+    struct virtq_buf bufs[VBLK_MAX_BUFS];
     uint16_t tag = v->free_tags[v->ntags - 1];
-    unsigned n = 0;
-
-    /* §5.2.6: header (type, sector), then the data, then one status byte;
-     * the device reads the first part and writes the rest. */
-    struct virtio_blk_req_hdr *h = &v->hdr[tag];
-    h->type = rq->op == BLK_OP_READ    ? VIRTIO_BLK_T_IN
-              : rq->op == BLK_OP_WRITE ? VIRTIO_BLK_T_OUT
-                                       : VIRTIO_BLK_T_FLUSH;
-    h->reserved = 0;
-    h->sector = rq->op == BLK_OP_FLUSH ? 0 : rq->sector;
-    bufs[n++] = (struct virtq_buf){v->hdr_pa + tag * sizeof(*h), sizeof(*h), false};
-    if (rq->op != BLK_OP_FLUSH) {
-        /* Counted at submit: it fits. */
-        int nd = data_bufs(v, rq, &bufs[n], v->dev.max_segs, rq->op == BLK_OP_READ);
-        n += (unsigned)nd;
-    }
-    v->status[tag] = STATUS_UNSET;
-    bufs[n++] = (struct virtq_buf){v->status_pa + tag, 1, true};
-
+    /* Sized at submit: it fits. */
+    int n = vblk_build(rq, &v->hdr[tag], v->hdr_pa + tag * sizeof(v->hdr[0]), v->status_pa + tag,
+                       v->dev.max_seg_bytes, v->dev.max_segs, bufs);
+    if (n < 0)
+        return false;
+    v->status[tag] = VBLK_STATUS_UNSET;
     uint16_t id;
-    enum virtq_err e = virtq_add(&v->q, bufs, n, rq, &id);
+    enum virtq_err e = virtq_add(&v->q, bufs, (unsigned)n, rq, &id);
     if (e != VIRTQ_OK)
         return false; /* FULL; BROKEN cannot happen (broken disks take nothing) */
     v->ntags--;
@@ -271,7 +214,7 @@ static enum blk_status vblk_submit(struct blk_device *dev, struct blk_request *r
     struct vblk *v = dev->priv;
     if (rq->op != BLK_OP_FLUSH) {
         struct virtq_buf tmp[BLK_MAX_SEGS];
-        if (data_bufs(v, rq, tmp, v->dev.max_segs, false) < 0)
+        if (vblk_data_bufs(rq, v->dev.max_seg_bytes, tmp, v->dev.max_segs) < 0)
             return BLK_ERR_INVALID;
     }
     unsigned long s = irq_save();
@@ -293,28 +236,6 @@ static enum blk_status vblk_submit(struct blk_device *dev, struct blk_request *r
     notify(v);
     irq_restore(s);
     return BLK_OK;
-}
-
-/* What the device's answer means for one request. */
-static enum blk_status judge(struct vblk *v, struct blk_request *rq, enum virtq_err e, uint32_t len)
-{
-    uint32_t want = 1 + (rq->op == BLK_OP_READ ? rq->count * BLK_SECTOR_SIZE : 0);
-    uint8_t st = v->status[rq->slot];
-    if (e == VIRTQ_BAD_LEN || len != want) {
-        v->dev.stats.lies++;
-        return BLK_ERR_IO;
-    }
-    switch (st) {
-    case VIRTIO_BLK_S_OK:
-        return BLK_OK;
-    case VIRTIO_BLK_S_IOERR:
-        return BLK_ERR_IO;
-    case VIRTIO_BLK_S_UNSUPP:
-        return BLK_ERR_UNSUPPORTED;
-    default:
-        v->dev.stats.lies++;
-        return BLK_ERR_IO;
-    }
 }
 
 static void vblk_irq(uint32_t irq, void *ctx)
@@ -345,7 +266,9 @@ static void vblk_irq(uint32_t irq, void *ctx)
             return;
         }
         struct blk_request *rq = token;
-        enum blk_status s = judge(v, rq, e, len);
+        bool lie;
+        enum blk_status s = vblk_judge(rq, e, len, v->status[rq->slot], &lie);
+        v->dev.stats.lies += lie;
         v->free_tags[v->ntags++] = rq->slot;
         finish(v, rq, s);
         if (v->dev.broken) /* a callback's submit can find it broken */
