@@ -220,7 +220,7 @@ static bool run_io(struct run *r)
     unsigned busy = 0;
     bool ok = true;
     completions = 0;
-    unsigned target = 0;
+    unsigned reaped = 0;
     while (ok && (next < end || busy)) {
         for (unsigned i = 0; i < r->depth && next < end; i++) {
             struct slot *s = &slots[i];
@@ -246,12 +246,10 @@ static bool run_io(struct run *r)
                     r->fill(r, sector_ptr(s, k), next + k);
             s->busy = true;
             s->done = false;
-            target++;
             enum blk_status st = blk_submit(r->d, &s->rq);
             if (st != BLK_OK) {
                 kprintf("blk selftest: %s: submit refused: %s\n", r->d->name, blk_strerror(st));
                 s->busy = false;
-                target--;
                 ok = false;
                 break;
             }
@@ -261,8 +259,9 @@ static bool run_io(struct run *r)
         }
         if (!ok)
             break;
-        /* Wait for at least one, then reap whatever is done. */
-        if (!wait_completions(completions + 1 <= target ? completions + 1 : target)) {
+        /* Wait for one more completion than we have reaped (one may have
+         * landed after the last scan), then reap whatever is done. */
+        if (!wait_completions(reaped + 1)) {
             r->timed_out = true;
             ok = false;
             break;
@@ -271,11 +270,13 @@ static bool run_io(struct run *r)
             if (slots[i].busy && slots[i].done) {
                 finish_slot(r, &slots[i]);
                 busy--;
+                reaped++;
             }
     }
-    if (r->timed_out)
+    if (r->timed_out) {
         kprintf("blk selftest: %s: timed out with %u requests outstanding\n", r->d->name, busy);
-    else
+        virtio_blk_dump(r->d);
+    } else
         free_slots(slots, r->depth); /* on a timeout the device may still own them */
     return ok;
 }

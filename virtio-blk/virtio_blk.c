@@ -518,3 +518,15 @@ unsigned virtio_blk_queue_size(const struct blk_device *d)
 {
     return d->ops == &vblk_ops ? ((const struct vblk *)d->priv)->q.size : 0;
 }
+
+void virtio_blk_dump(const struct blk_device *d)
+{
+    if (d->ops != &vblk_ops)
+        return;
+    const struct vblk *v = d->priv;
+    kprintf("virtio-blk: %s: avail idx %u (published %u), used idx %u, consumed %u, %u in flight, "
+            "%u free descriptors, interrupt status %#x, device status %#x, %lu interrupts\n",
+            d->name, v->q.avail_idx, v->q.published, v->q.used->idx, v->q.last_used, v->q.inflight,
+            v->q.nfree, rd(v, VIRTIO_MMIO_INTERRUPT_STATUS), rd(v, VIRTIO_MMIO_STATUS),
+            (unsigned long)irq_count(v->irq));
+}

@@ -16,4 +16,7 @@ unsigned virtio_blk_probe(struct hart *h, const struct platform *p);
 /* The queue size of a virtio disk, 0 for another kind of device. */
 unsigned virtio_blk_queue_size(const struct blk_device *d);
 
+/* One line of queue and device state, for a request that never came back. */
+void virtio_blk_dump(const struct blk_device *d);
+
 #endif
