@@ -11,7 +11,9 @@
  *                      checked, and at least one read and one write must fail.
  *   selftest=blkbench  raw sequential read throughput of vda at queue
  *                      depth 1 and 32 (blkbench_mib=N, default 8):
- *                      wall-clock and noisy, printed, never judged.
+ *                      wall-clock and noisy, printed, never judged. Give
+ *                      it an image with data in it: holes in a sparse file
+ *                      cost the host nothing and inflate the figures.
  *
  * The on-disk marker, shared with the test harness: sector s of a disk
  * with tag T holds "NSBLKPAT", T (le32), s (le64), then byte i (20..511)
