@@ -40,6 +40,7 @@
 #include "kernel/lib/cmdline.h"
 #include "kernel/lib/fdt.h"
 #include "sbi/sbi.h"
+#include "virtio-blk/blk.h"
 
 #ifndef NEWSYS_VERSION
 #define NEWSYS_VERSION "unknown"
@@ -318,6 +319,9 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     power_init(&platform, (unsigned long)(uintptr_t)pa_to_va(platform.test_finisher.base));
 
     start_interrupts(h);
+    /* Disks need kernel pages for their queues, and the PLIC. */
+    kmem_init(&frames);
+    blk_init(h, &platform);
 
     bool ok = true, have_init = false;
     char arg[64], init_name[64];
@@ -348,7 +352,6 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
 
     /* Hand the machine to user mode: the kernel's own boot is over, and
      * from here on it only runs on behalf of traps. */
-    kmem_init(&frames);
     thread_types_init();
     aspace_types_init();
     cspace_types_init();

@@ -7,6 +7,7 @@
 #include "kernel/arch/riscv/trap.h"
 #include "kernel/arch/riscv/vm.h"
 #include "kernel/console/console.h"
+#include "virtio-blk/blk_boot.h"
 
 static const char rodata_probe[] = "read-only";
 
@@ -78,6 +79,8 @@ bool selftest_run(const char *name)
         kprintf("selftest stack: recursing until the guard page\n");
         return recurse(0) == 0;
     }
+    if (!strncmp(name, "blk", 3))
+        return blk_selftest(name);
     kprintf("selftest: unknown test \"%s\"\n", name);
     return false;
 }
