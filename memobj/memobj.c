@@ -755,8 +755,10 @@ static enum ns_error fill_pages(struct memobj *mo, uint64_t first, uint64_t page
     return NS_OK;
 }
 
-enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t memobj,
-                                uint64_t first, uint64_t pages, uint64_t buf)
+/* Supply and preload: decode (every check), then fill and settle. Pages
+ * nobody asked for are a supply's error and the point of a preload. */
+static enum ns_error enter_pages(struct hart *h, struct thread *self, uint64_t memobj,
+                                 uint64_t first, uint64_t pages, uint64_t buf, bool asked)
 {
     struct memobj *mo;
     enum ns_error e = lookup_memobj(self, memobj, NS_RIGHT_MANAGE, &mo);
@@ -772,7 +774,7 @@ enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t me
         return NS_ERR_BAD_ADDRESS;
     /* A supply answers a request (with readahead around it allowed): pages
      * nobody asked for at all are refused. */
-    if (!requested(mo, first, pages))
+    if (asked && !requested(mo, first, pages))
         return NS_ERR_INVALID_ARG;
     if ((e = fill_pages(mo, first, pages, buf)) != NS_OK)
         return e;
@@ -780,6 +782,12 @@ enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t me
      * were): its waiters go on. */
     settle_run(h, mo, first, pages, 0, 0);
     return NS_OK;
+}
+
+enum ns_error sys_memobj_supply(struct hart *h, struct thread *self, uint64_t memobj,
+                                uint64_t first, uint64_t pages, uint64_t buf)
+{
+    return enter_pages(h, self, memobj, first, pages, buf, true);
 }
 
 enum ns_error sys_memobj_fail(struct hart *h, struct thread *self, uint64_t memobj, uint64_t first,
@@ -906,23 +914,7 @@ void memobj_tick(struct hart *h, uint64_t now)
 enum ns_error sys_memobj_preload(struct hart *h, struct thread *self, uint64_t memobj,
                                  uint64_t first, uint64_t pages, uint64_t buf)
 {
-    struct memobj *mo;
-    enum ns_error e = lookup_memobj(self, memobj, NS_RIGHT_MANAGE, &mo);
-    if (e != NS_OK)
-        return e;
-    if ((e = check_run(mo, first, pages)) != NS_OK)
-        return e;
-    if (pages > SUPPLY_MAX_PAGES)
-        return NS_ERR_INVALID_ARG;
-    if (buf && ((buf & (PAGE_SIZE - 1)) || !user_range_ok(buf, pages * PAGE_SIZE)))
-        return NS_ERR_BAD_ADDRESS;
-
-    /* As a supply, but nobody need have asked: any request it covers
-     * is answered all the same. */
-    if ((e = fill_pages(mo, first, pages, buf)) != NS_OK)
-        return e;
-    settle_run(h, mo, first, pages, 0, 0);
-    return NS_OK;
+    return enter_pages(h, self, memobj, first, pages, buf, false);
 }
 
 /* ---- objects the kernel makes at boot (memobj.h) ---- */
