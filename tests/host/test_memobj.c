@@ -15,10 +15,7 @@
  * queued on the handler's endpoint with the message in t->ipc_msg, which
  * is where the tests read the kind, address and error. System calls run
  * with their caller set as the fake's current thread, whose space the
- * user copies go through.
- *
- * Tests of bugs found in memobj.c and not fixed yet call KNOWN_BUG first:
- * they are skipped unless NEWSYS_KNOWN_BUGS=1 is set. */
+ * user copies go through. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -42,14 +39,6 @@
 #define RWX (NS_RIGHT_READ | NS_RIGHT_WRITE | NS_RIGHT_EXEC)
 #define RW  (NS_RIGHT_READ | NS_RIGHT_WRITE)
 #define R   NS_RIGHT_READ
-
-#define KNOWN_BUG(why)                                                                             \
-    do {                                                                                           \
-        if (!getenv("NEWSYS_KNOWN_BUGS")) {                                                        \
-            print_message("[  SKIPPED ] known bug: %s\n", why);                                    \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
 
 /* Slots of every thread of the world (slot 0 is the root bank). */
 enum { S_NTFN = 1, S_MO = 2, S_AS = 3, S_EP = 4, S_BANK = 5, S_MO_RO = 6, S_MO2 = 7, S_NTFN2 = 8 };
@@ -1242,12 +1231,9 @@ static void test_shrink_drops_pages(void **state)
     assert_int_equal(fault(a, VA0, ACCESS_READ), NS_FAULT_RANGE);
 }
 
-/* Bug: sys_memobj_set_length fails every request that reaches past the new
- * end as a whole (wake_request(..., NS_FAULT_RANGE)), so a thread waiting
- * on a page of a cluster that is still inside the object gets
- * NS_FAULT_RANGE - "a page wholly past the length" - for a page that is
- * not past it. Its request should be cut at the new end (or the waiter
- * woken to retry), and only waiters of pages past the end fail. */
+/* A shrink cuts a cluster at the new end: the thread waiting for a page
+ * past it gets NS_FAULT_RANGE, the one waiting for a page still inside
+ * keeps waiting (a shrink once failed the whole request, and so both). */
 static void test_shrink_keeps_waiters_inside(void **state)
 {
     (void)state;
