@@ -366,6 +366,7 @@ static struct page_request *new_request(struct memobj *mo, uint64_t page, enum n
     r->pages = (uint32_t)n;
     r->pending = n == 64 ? ~0ull : (1ull << n) - 1;
     r->handed_out = false;
+    r->flags = NS_PAGE_REQ_NO_MAP;
     r->deadline = mo->deadline_ticks ? timer_now() + mo->deadline_ticks : 0;
     r->head = r->tail = NULL;
     r->next = mo->requests;
@@ -673,7 +674,7 @@ enum ns_error sys_memobj_requests(struct thread *self, uint64_t memobj, uint64_t
     for (struct page_request *r = mo->requests; r && n < max; r = r->next) {
         if (r->handed_out)
             continue;
-        struct ns_page_request out = {r->first_page, r->pages};
+        struct ns_page_request out = {r->first_page, r->pages, r->flags};
         if (copy_to_user(buf + n * sizeof(out), &out, sizeof(out)))
             return NS_ERR_BAD_ADDRESS;
         r->handed_out = true;

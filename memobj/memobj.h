@@ -36,7 +36,8 @@ struct page_request {
     struct memobj *obj;
     uint64_t first_page;
     uint32_t pages;
-    bool handed_out;            /* the manager has read it */
+    bool handed_out;            /* the manager has read it (or the kernel reads it: io) */
+    uint32_t flags;             /* NS_PAGE_REQ_*: why the storage map did not serve it */
     uint64_t pending;           /* bit i: page first_page + i still awaited */
     uint64_t deadline;          /* timer value; 0: none */
     struct thread *head, *tail; /* waiting threads */

@@ -10,6 +10,7 @@
 #define NS_INITRD_VA      0x3000000000ull
 #define NS_STACK_TOP      0x3ffe000000ull
 #define NS_STACK_PAGES    16
+#define NS_MAX_BOOT_DISKS 8
 
 /* Well-known slots of init's capability space. */
 enum ns_root_slot {
@@ -20,6 +21,9 @@ enum ns_root_slot {
     NS_SLOT_ROOT_BANK = 4,
     NS_SLOT_MACHINE = 5,
     NS_SLOT_INITRD = 6, /* the initrd's memory object, READ|EXEC */
+    /* One disk-range key per disk, covering the whole device, READ|WRITE
+     * (READ only for a read-only device): bootinfo.disk_count of them. */
+    NS_SLOT_DISK0 = 8,
     NS_SLOT_FIRST_FREE = 16,
 };
 
@@ -34,6 +38,11 @@ struct ns_bootinfo {
     uint64_t timebase_hz;
     uint64_t hart_count;
     char cmdline[256];
+    uint64_t disk_count; /* keys at NS_SLOT_DISK0 .. + disk_count - 1 */
+    struct {
+        uint64_t sectors;
+        char name[16];
+    } disks[NS_MAX_BOOT_DISKS];
 };
 
 _Static_assert(sizeof(struct ns_bootinfo) <= 4096, "bootinfo fits one page");

@@ -23,6 +23,7 @@ enum ns_error {
     NS_ERR_BAD_STATE = 16,      /* object not in a state that allows the call */
     NS_ERR_RANGE = 17,          /* address range overlaps, overflows or leaves user space */
     NS_ERR_TIMEOUT = 18,        /* a deadline passed (a manager did not answer) */
+    NS_ERR_IO = 19,             /* the device failed the transfer (or answered it wrongly) */
     NS_ERR_COUNT
 };
 

@@ -46,6 +46,7 @@ enum ns_fault_kind {
     NS_FAULT_RANGE = 8,      /* a memory-object page wholly past the object's length */
     NS_FAULT_MANAGER = 9,    /* the manager failed the page; word 3 holds its error code */
     NS_FAULT_DEAD = 10,      /* the memory object was destroyed */
+    NS_FAULT_IO = 11,        /* the disk failed reading the page; word 3 holds the error */
 };
 
 /* Reply labels for a fault: resume (optionally with a new pc in word 0 and

@@ -111,6 +111,21 @@ enum ns_syscall {
                                      for a part of the key's range */
     NS_SYS_DISKRANGE_INFO = 60,   /* (key) -> a1 disk index, a2 first sector, a3 sectors */
 
+    /* Storage maps (frames/storage_map.h) and the kernel's own disk I/O. */
+    NS_SYS_MEMOBJ_SET_MAP = 61,   /* (memobj, object-frame slot or 0 to drop the map, height
+                                     1..13) MANAGE: the kernel keeps a copy of the frame
+                                     capability; requests the map now covers are read in */
+    NS_SYS_MEMOBJ_SYNC = 62,      /* (memobj) write every dirty page the map covers and flush
+                                     the devices; returns when the data is durable */
+    NS_SYS_MEMOBJ_CONTROL = 63,   /* (memobj, NS_MEMOBJ_CTL_*, argument) MANAGE -> a1 */
+    NS_SYS_MEMOBJ_STATS = 64,     /* (memobj, struct ns_memobj_stats *out) */
+    NS_SYS_DISKRANGE_READ = 65,   /* (key, offset sectors, sectors <= NS_DISK_IO_MAX_SECTORS,
+                                     buffer vaddr) READ right: blocks until the data is in */
+    NS_SYS_DISKRANGE_WRITE = 66,  /* (key, offset sectors, sectors, buffer vaddr) WRITE right:
+                                     blocks until the device has it (not yet durable) */
+    NS_SYS_DISKRANGE_FLUSH = 67,  /* (key) WRITE right: blocks until every write completed
+                                     before it is durable */
+
     NS_SYS_COUNT
 };
 
@@ -120,7 +135,42 @@ enum ns_syscall {
 struct ns_page_request {
     uint64_t first_page;
     uint64_t pages;
+    uint64_t flags; /* NS_PAGE_REQ_* */
 };
+
+/* ns_page_request.flags. NO_MAP: the object's storage map (if it ever had
+ * one) does not serve these pages - none is installed (never given, or
+ * discarded under memory pressure) or the slot is empty: rebuild the map
+ * or supply the data. BAD_MAP: a key on the way failed its check; the
+ * reason (an ns_error) is in bits 8-15. */
+#define NS_PAGE_REQ_NO_MAP    (1u << 0)
+#define NS_PAGE_REQ_BAD_MAP   (1u << 1)
+#define NS_PAGE_REQ_WHY_SHIFT 8
+
+/* NS_SYS_MEMOBJ_CONTROL operations. */
+enum ns_memobj_ctl {
+    NS_MEMOBJ_CTL_DISCARD_MAP = 1, /* drop the storage map now, as memory pressure would */
+    NS_MEMOBJ_CTL_READAHEAD = 2,   /* (pages 1..64) a map fault reads up to this many pages */
+    NS_MEMOBJ_CTL_EVICT = 3,       /* write back and drop every page nobody maps and no I/O
+                                      holds -> a1 pages dropped */
+};
+
+/* NS_SYS_MEMOBJ_STATS: counts since the object was made. */
+struct ns_memobj_stats {
+    uint64_t length, resident, dirty;
+    uint64_t requests_made;   /* requests queued for the manager */
+    uint64_t map_reads;       /* reads the kernel issued through the storage map */
+    uint64_t map_pages_read;  /* pages those reads brought in */
+    uint64_t map_writes;      /* writebacks through the map */
+    uint64_t map_pages_written;
+    uint64_t io_errors;       /* transfers the device failed */
+    uint64_t map_discards;    /* maps dropped (control or memory pressure) */
+    uint64_t has_map;         /* 1 while a map is installed */
+    uint64_t io_inflight;     /* transfers in flight now */
+};
+
+/* NS_SYS_DISKRANGE_READ / WRITE move at most this much in one call. */
+#define NS_DISK_IO_MAX_SECTORS 128
 
 /* A thread's user registers: pc and x1..x31 (x[0] is ignored). */
 struct ns_regs {

@@ -406,6 +406,46 @@ static inline long ns_diskrange_info(unsigned long key, uint64_t *disk, uint64_t
     return r.err;
 }
 
+/* The kernel's own disk I/O through a key (blocking; at most
+ * NS_DISK_IO_MAX_SECTORS per call; the buffer must be touched first, see
+ * ns_touch). Offsets are sectors from the key's first sector. */
+static inline long ns_diskrange_read(unsigned long key, uint64_t offset, uint64_t sectors,
+                                     void *buf)
+{
+    return ns_syscall(NS_SYS_DISKRANGE_READ, key, offset, sectors, (unsigned long)buf, 0, 0).err;
+}
+static inline long ns_diskrange_write(unsigned long key, uint64_t offset, uint64_t sectors,
+                                      const void *buf)
+{
+    return ns_syscall(NS_SYS_DISKRANGE_WRITE, key, offset, sectors, (unsigned long)buf, 0, 0).err;
+}
+static inline long ns_diskrange_flush(unsigned long key)
+{
+    return ns_syscall(NS_SYS_DISKRANGE_FLUSH, key, 0, 0, 0, 0, 0).err;
+}
+
+/* Storage maps (frames/storage_map.h). frame 0 drops the map. */
+static inline long ns_memobj_set_map(unsigned long memobj, unsigned long frame, unsigned height)
+{
+    return ns_syscall(NS_SYS_MEMOBJ_SET_MAP, memobj, frame, height, 0, 0, 0).err;
+}
+static inline long ns_memobj_sync(unsigned long memobj)
+{
+    return ns_syscall(NS_SYS_MEMOBJ_SYNC, memobj, 0, 0, 0, 0, 0).err;
+}
+static inline long ns_memobj_control(unsigned long memobj, unsigned op, uint64_t arg,
+                                     uint64_t *out)
+{
+    struct ns_ret r = ns_syscall(NS_SYS_MEMOBJ_CONTROL, memobj, op, arg, 0, 0, 0);
+    if (out)
+        *out = r.err ? 0 : r.v1;
+    return r.err;
+}
+static inline long ns_memobj_stats(unsigned long memobj, struct ns_memobj_stats *out)
+{
+    return ns_syscall(NS_SYS_MEMOBJ_STATS, memobj, (unsigned long)out, 0, 0, 0, 0).err;
+}
+
 static inline long ns_memobj_info(unsigned long memobj, uint64_t *length, uint64_t *resident,
                                   uint64_t *requests)
 {

@@ -94,6 +94,7 @@ const char *ns_strerror(long err)
         [NS_ERR_BAD_STATE] = "bad state",
         [NS_ERR_RANGE] = "bad range",
         [NS_ERR_TIMEOUT] = "timed out",
+        [NS_ERR_IO] = "I/O error",
     };
     return err >= 0 && err < NS_ERR_COUNT && names[err] ? names[err] : "unknown error";
 }
