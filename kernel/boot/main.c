@@ -35,6 +35,7 @@
 #include "kernel/core/objframe_obj.h"
 #include "memobj/memobj.h"
 #include "kernel/core/thread.h"
+#include "kernel/core/disk_obj.h"
 #include "kernel/core/kmem.h"
 #include "kernel/core/sched.h"
 #include "kernel/lib/cmdline.h"
@@ -322,6 +323,7 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     /* Disks need kernel pages for their queues, and the PLIC. */
     kmem_init(&frames);
     blk_init(h, &platform);
+    disk_objects_init();
 
     bool ok = true, have_init = false;
     char arg[64], init_name[64];

@@ -43,6 +43,7 @@
 #include "kernel/core/bank.h"
 #include "kernel/core/cap.h"
 #include "kernel/core/cspace_obj.h"
+#include "kernel/core/disk_obj.h"
 #include "kernel/core/kmem.h"
 #include "kernel/core/sched.h"
 #include "kernel/core/syscall.h"
@@ -274,6 +275,8 @@ bool rootproc_start(struct hart *h, const struct platform *p, const struct initr
     }
     cap_slot_derive(&kernel_refs[REF_INITRD], &slots[NS_SLOT_INITRD], NS_RIGHT_READ | NS_RIGHT_EXEC,
                     0);
+
+    disk_objects_give(slots, bi);
 
     struct thread *t = &root_thread;
     cap_slot_derive(&slots[NS_SLOT_SELF_ASPACE], &t->as_cap, NS_RIGHTS_ALL, 0);

@@ -1,6 +1,9 @@
 /* Endpoints, replies, notifications and fault messages (see ipc.h). */
 #include "kernel/core/ipc.h"
 
+#include "kernel/console/console.h"
+#include "kernel/core/disk_obj.h"
+
 #include <string.h>
 
 #include "include/newsys/ipc.h"
@@ -316,6 +319,9 @@ void ipc_cancel(struct thread *t, enum ns_error reason, bool dying)
         case IPC_PAGE_WAIT:
             memobj_cancel_wait(t);
             break;
+        case IPC_IO_WAIT:
+            disk_io_cancel(t);
+            break;
         case IPC_REPLY_WAIT:
             /* The server keeps its reply right: using it finds us gone
              * (generation or state) and reports NS_ERR_DEAD_OBJECT. */
@@ -348,8 +354,11 @@ void ipc_cancel(struct thread *t, enum ns_error reason, bool dying)
 
 void ipc_fault_or_stop(struct hart *h, struct thread *t, uint64_t kind, uint64_t addr, uint64_t aux)
 {
-    if (!ipc_deliver_fault(h, t, kind, addr, aux))
+    if (!ipc_deliver_fault(h, t, kind, addr, aux)) {
+        kprintf("thread %s: memory-object fault %lu at %#lx (error %lu), no fault handler\n",
+                t->name, (unsigned long)kind, (unsigned long)addr, (unsigned long)aux);
         thread_stop(t, "unhandled memory-object fault");
+    }
 }
 
 /* ---- objects ---- */

@@ -38,6 +38,7 @@ enum ipc_op {
     IPC_REPLY_WAIT, /* called, waiting for the reply */
     IPC_NTFN_WAIT,  /* waiting on a notification */
     IPC_PAGE_WAIT,  /* waiting for a memory-object page (memobj.c) */
+    IPC_IO_WAIT,    /* waiting for a transfer through a disk key (disk_obj.c) */
 };
 
 struct endpoint {

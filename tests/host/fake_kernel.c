@@ -3,6 +3,7 @@
 #include "fake_kernel.h"
 
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -762,6 +763,24 @@ void memobj_cancel_wait(struct thread *t);
 __attribute__((weak)) void memobj_cancel_wait(struct thread *t)
 {
     fk_error("memobj_cancel_wait on a thread no page request holds", t);
+}
+
+/* The kernel console: the tests' messages go to stderr. */
+int kprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* disk_obj.c's side of ipc_cancel for a thread waiting on a disk transfer:
+ * none of these tests starts one. */
+void disk_io_cancel(struct thread *t);
+__attribute__((weak)) void disk_io_cancel(struct thread *t)
+{
+    fk_error("disk_io_cancel on a thread no disk transfer holds", t);
 }
 
 /* ---- capabilities ---- */
