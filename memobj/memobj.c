@@ -13,6 +13,7 @@
 #include "include/newsys/caps.h"
 #include "include/newsys/ipc.h"
 #include "include/newsys/syscall.h"
+#include "frames/storage_map.h"
 #include "kernel/arch/riscv/irq.h"
 #include "kernel/arch/riscv/layout.h"
 #include "kernel/arch/riscv/uaccess.h"
@@ -26,6 +27,7 @@
 #include "kernel/core/object.h"
 #include "kernel/core/sched.h"
 #include "kernel/core/thread.h"
+#include "virtio-blk/blk.h"
 
 #define SUPPLY_MAX_PAGES 64 /* per call: bounds the work and the kernel stack */
 
@@ -147,7 +149,7 @@ static void map_free(struct mapping *m, void *ctx)
     struct memobj *mo = m->obj;
     kcache_free(&mapping_cache, m);
     bank_uncharge(as->obj.bank, mapping_cache.size);
-    if (mo && --mo->mappings == 0 && !mo->obj.live)
+    if (mo && --mo->mappings == 0 && !mo->obj.live && mo->io_inflight == 0)
         memobj_release_memory(mo);
 }
 
@@ -344,7 +346,8 @@ static void notify_manager(struct memobj *mo)
  * object's cluster size, stopping at the object's end and at the first
  * page that is resident or already requested. Charged to the object's
  * bank, like everything else kept for the object. */
-static struct page_request *new_request(struct memobj *mo, uint64_t page, enum ns_error *err)
+static struct page_request *new_request(struct memobj *mo, uint64_t page, uint32_t flags,
+                                         enum ns_error *err)
 {
     if (bank_charge(mo->obj.bank, request_cache.size) != NS_OK) {
         *err = NS_ERR_NO_QUOTA;
@@ -366,7 +369,9 @@ static struct page_request *new_request(struct memobj *mo, uint64_t page, enum n
     r->pages = (uint32_t)n;
     r->pending = n == 64 ? ~0ull : (1ull << n) - 1;
     r->handed_out = false;
-    r->flags = NS_PAGE_REQ_NO_MAP;
+    r->flags = flags;
+    r->kernel_io = false;
+    r->reading = 0;
     r->deadline = mo->deadline_ticks ? timer_now() + mo->deadline_ticks : 0;
     r->head = r->tail = NULL;
     r->next = mo->requests;
@@ -375,6 +380,390 @@ static struct page_request *new_request(struct memobj *mo, uint64_t page, enum n
     pending_track(mo);
     notify_manager(mo);
     return r;
+}
+
+
+/* ---- the storage map: pages the kernel reads and writes itself ----
+ *
+ * A fault on a page the object's storage map covers never reaches the
+ * manager. The kernel walks the map (frames/storage_map.c checks every key
+ * on the way), takes fresh frames charged to the object's bank, and reads
+ * the page - and up to readahead_pages - 1 missing pages after it under the
+ * same key, contiguous on disk - by DMA straight into them, in one block
+ * request. A kernel request (kernel_io) stands for the read in the request
+ * list, so later faults on those pages wait on it as on a manager's; the
+ * manager never sees it. The frames belong to the transfer until it
+ * completes: they are in no cache and no page table, so nothing can evict,
+ * map or free them meanwhile. The completion (the disk's interrupt, or
+ * inside the submission for the RAM disk) enters them into the cache,
+ * zeroes the bytes past the length, and settles the waiters - or, when the
+ * device failed, frees them and delivers NS_FAULT_IO to every waiter.
+ *
+ * A page the map does not serve (an empty slot, a key failing its check,
+ * no map at all) goes to the manager as before, the request flagged
+ * NS_PAGE_REQ_NO_MAP or NS_PAGE_REQ_BAD_MAP so it can rebuild the map; a
+ * new map makes the kernel read every still-pending page it covers
+ * (map_redrive), so the manager need not supply them.
+ *
+ * Maps are discardable: the kernel drops the map's frames (destroying
+ * them, so they go back to their banks) on NS_MEMOBJ_CTL_DISCARD_MAP or
+ * under memory pressure. Transfers in flight hold no reference to the
+ * map - the walk's answer (disk and sector) is in the block request - so a
+ * discard loses nothing. */
+
+#define MAP_IO_MAX_PAGES 64
+#define DEFAULT_READAHEAD 16
+
+struct map_io {
+    struct blk_request rq;
+    struct blk_seg segs[MAP_IO_MAX_PAGES];
+    struct memobj *mo;
+    uint64_t first_page;
+    uint32_t pages;
+    bool charged; /* the frames and the record are charged to mo's bank (until it dies) */
+    struct map_io *next, *prev;
+};
+
+static struct kcache map_io_cache = KCACHE_INIT("map_io", struct map_io);
+
+/* Objects with a storage map, for memory pressure to drop. */
+static struct memobj *mapped_list;
+
+static bool has_map(const struct memobj *mo)
+{
+    return mo->map.type == NS_CAP_OBJFRAME && !cap_slot_stale(&mo->map);
+}
+
+static enum smap_result map_resolve(struct memobj *mo, uint64_t page, uint32_t need,
+                                    struct smap_where *w)
+{
+    return smap_resolve((const struct objframe *)mo->map.obj, mo->map_height, page, need, w);
+}
+
+static uint64_t io_bytes(uint32_t pages)
+{
+    return sizeof(struct map_io) + (uint64_t)pages * PAGE_SIZE;
+}
+
+static void map_read_done(struct blk_request *rq);
+
+/* A read of [page, page + n) from where `w` says, ready to submit: frames
+ * and record charged to the object's bank. NULL with *err when they cannot
+ * be had. */
+static struct map_io *map_io_prepare(struct memobj *mo, uint64_t page, uint32_t n,
+                                     const struct smap_where *w, enum ns_error *err)
+{
+    if (bank_charge(mo->obj.bank, io_bytes(n)) != NS_OK) {
+        *err = NS_ERR_NO_QUOTA;
+        return NULL;
+    }
+    struct map_io *io = kcache_alloc_uninit(&map_io_cache);
+    uint32_t got = 0;
+    for (; io && got < n; got++) {
+        uint64_t pa;
+        /* Not cleared: the device writes every byte, or the frame is
+         * freed unseen. */
+        if (!kmem_page_alloc_dirty(&pa))
+            break;
+        io->segs[got].pa = pa;
+        io->segs[got].len = PAGE_SIZE;
+    }
+    if (!io || got < n) {
+        for (uint32_t i = 0; io && i < got; i++)
+            kmem_page_free(pa_to_va(io->segs[i].pa));
+        if (io)
+            kcache_free(&map_io_cache, io);
+        bank_uncharge(mo->obj.bank, io_bytes(n));
+        *err = NS_ERR_NO_MEMORY;
+        return NULL;
+    }
+    io->rq.op = BLK_OP_READ;
+    io->rq.sector = w->sector;
+    io->rq.count = n * DISK_SECTORS_PER_PAGE;
+    io->rq.segs = io->segs;
+    io->rq.nsegs = n;
+    io->rq.done = map_read_done;
+    io->rq.ctx = io;
+    io->mo = mo;
+    io->first_page = page;
+    io->pages = n;
+    io->charged = true;
+    io->prev = NULL;
+    io->next = mo->io_list;
+    if (mo->io_list)
+        mo->io_list->prev = io;
+    mo->io_list = io;
+    mo->io_inflight++;
+    mo->map_reads++;
+    return io;
+}
+
+static void map_io_submit(struct map_io *io, struct disk *d)
+{
+    enum blk_status s = blk_submit(d->dev, &io->rq);
+    if (s != BLK_OK) { /* refused: done() will not run, so run it here */
+        io->rq.status = s;
+        map_read_done(&io->rq);
+    }
+}
+
+static void map_read_done(struct blk_request *rq)
+{
+    struct map_io *io = rq->ctx;
+    struct memobj *mo = io->mo;
+    struct hart *h = sched_this_hart();
+    if (io->prev)
+        io->prev->next = io->next;
+    else
+        mo->io_list = io->next;
+    if (io->next)
+        io->next->prev = io->prev;
+    mo->io_inflight--;
+    uint64_t kept = 0, here = 0;
+    bool ok = rq->status == BLK_OK;
+    if (mo->obj.live && ok) {
+        uint64_t end = pages_of(mo->length), tail = mo->length % PAGE_SIZE;
+        for (uint32_t i = 0; i < io->pages; i++) {
+            uint64_t p = io->first_page + i;
+            if (p >= end)
+                continue; /* shrunk meanwhile: its waiters were told */
+            if (page_cache_lookup(&mo->cache, p)) {
+                here |= 1ull << i; /* supplied meanwhile: keep what mappings see */
+                continue;
+            }
+            if (p == end - 1 && tail)
+                memset((char *)pa_to_va(io->segs[i].pa) + tail, 0, PAGE_SIZE - tail);
+            if (page_cache_insert(&mo->cache, p, io->segs[i].pa, 0, NULL) == PC_OK)
+                kept |= 1ull << i;
+        }
+        mo->map_pages_read += (uint64_t)__builtin_popcountll(kept);
+    }
+    uint64_t back = sizeof(struct map_io);
+    for (uint32_t i = 0; i < io->pages; i++)
+        if (!(kept >> i & 1)) {
+            kmem_page_free(pa_to_va(io->segs[i].pa));
+            back += PAGE_SIZE;
+        }
+    if (io->charged)
+        bank_uncharge(mo->obj.bank, back);
+    uint64_t first = io->first_page;
+    uint32_t n = io->pages;
+    kcache_free(&map_io_cache, io);
+    if (!mo->obj.live) {
+        if (mo->io_inflight == 0 && mo->mappings == 0)
+            memobj_release_memory(mo);
+        return;
+    }
+    for (struct page_request *r = mo->requests; r; r = r->next)
+        r->reading &= ~request_bits(r, first, n);
+    if (!ok) {
+        mo->io_errors++;
+        settle_run(h, mo, first, n, NS_FAULT_IO, NS_ERR_IO);
+        return;
+    }
+    /* Every page that is resident now goes on; one the cache could not
+     * take (its bank is full) fails as a supply would. */
+    uint64_t in = kept | here;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t j = i;
+        bool yes = in >> i & 1;
+        while (j < n && ((in >> j & 1) != 0) == yes)
+            j++;
+        if (yes)
+            settle_run(h, mo, first + i, j - i, 0, 0);
+        else if (first + i < pages_of(mo->length))
+            settle_run(h, mo, first + i, j - i, NS_FAULT_MANAGER, NS_ERR_NO_QUOTA);
+        i = j;
+    }
+}
+
+/* How many pages from `page` one read may take: the readahead, the key's
+ * contiguous run, the object's end, the device's segments, stopping at a
+ * page that is resident or already asked for. */
+static uint32_t read_run(struct memobj *mo, uint64_t page, const struct smap_where *w)
+{
+    struct blk_device *dev = w->disk->dev;
+    uint64_t max = mo->readahead_pages, end = pages_of(mo->length);
+    if (max > w->run)
+        max = w->run;
+    if (max > end - page)
+        max = end - page;
+    if (dev->max_segs && max > dev->max_segs)
+        max = dev->max_segs;
+    if (dev->max_seg_bytes && dev->max_seg_bytes < PAGE_SIZE)
+        max = 0; /* a page needs several segments: not worth the care */
+    uint32_t n = 1;
+    while (n < max && !page_cache_lookup(&mo->cache, page + n) && !find_request(mo, page + n))
+        n++;
+    return n;
+}
+
+/* A fault on `page` with no request for it: read it through the map if the
+ * map covers it. Returns the kernel request (with *io to submit once the
+ * thread waits), or NULL: with *flags == 0 when the map covers the page but
+ * the read cannot be had (*err), else with *flags saying why the manager
+ * must be asked. */
+static struct page_request *map_fault(struct memobj *mo, uint64_t page, uint32_t *flags,
+                                      struct map_io **io, struct disk **disk, enum ns_error *err)
+{
+    struct smap_where w;
+    switch (map_resolve(mo, page, NS_RIGHT_READ, &w)) {
+    case SMAP_HOLE:
+        *flags = NS_PAGE_REQ_NO_MAP;
+        return NULL;
+    case SMAP_BAD:
+        *flags = NS_PAGE_REQ_BAD_MAP | (uint32_t)w.why << NS_PAGE_REQ_WHY_SHIFT;
+        return NULL;
+    default:
+        break;
+    }
+    *flags = 0;
+    uint32_t n = read_run(mo, page, &w);
+    if (n == 0) {
+        *flags = NS_PAGE_REQ_BAD_MAP | (uint32_t)NS_ERR_INVALID_ARG << NS_PAGE_REQ_WHY_SHIFT;
+        return NULL;
+    }
+    if (bank_charge(mo->obj.bank, request_cache.size) != NS_OK) {
+        *err = NS_ERR_NO_QUOTA;
+        return NULL;
+    }
+    struct page_request *r = kcache_alloc_uninit(&request_cache);
+    if (!r) {
+        bank_uncharge(mo->obj.bank, request_cache.size);
+        *err = NS_ERR_NO_MEMORY;
+        return NULL;
+    }
+    if (!(*io = map_io_prepare(mo, page, n, &w, err))) {
+        kcache_free(&request_cache, r);
+        bank_uncharge(mo->obj.bank, request_cache.size);
+        return NULL;
+    }
+    *disk = w.disk;
+    r->obj = mo;
+    r->first_page = page;
+    r->pages = n;
+    r->pending = r->reading = n == 64 ? ~0ull : (1ull << n) - 1;
+    r->handed_out = true; /* never the manager's to read */
+    r->kernel_io = true;
+    r->flags = 0;
+    r->deadline = 0;
+    r->head = r->tail = NULL;
+    r->next = mo->requests;
+    mo->requests = r;
+    pending_track(mo);
+    return r;
+}
+
+/* A new map: read in every page the manager was asked for that the map
+ * now covers, in runs under one key. The manager's requests stay (its
+ * answer to them, if it still gives one, finds the pages resident). */
+static void map_redrive(struct memobj *mo)
+{
+    for (struct page_request *r = mo->requests; r; r = r->next) {
+        if (r->kernel_io)
+            continue;
+        uint64_t todo = r->pending & ~r->reading;
+        for (uint32_t i = 0; i < r->pages && todo; i++) {
+            if (!(todo >> i & 1))
+                continue;
+            struct smap_where w;
+            uint64_t page = r->first_page + i;
+            if (map_resolve(mo, page, NS_RIGHT_READ, &w) != SMAP_MAPPED)
+                continue;
+            uint32_t n = 1;
+            uint64_t lim = w.run < r->pages - i ? w.run : r->pages - i;
+            while (n < lim && n < mo->readahead_pages && (todo >> (i + n) & 1))
+                n++;
+            enum ns_error e;
+            struct map_io *io = map_io_prepare(mo, page, n, &w, &e);
+            if (!io)
+                return; /* the manager's requests stay: it may supply them */
+            uint64_t bits = (n == 64 ? ~0ull : (1ull << n) - 1) << i;
+            r->reading |= bits;
+            todo &= ~bits;
+            r->flags = 0;
+            map_io_submit(io, w.disk);
+            /* The submission may have completed and settled `r`, and
+             * freed it: start again from the list. */
+            map_redrive(mo);
+            return;
+        }
+    }
+}
+
+static void mapped_track(struct memobj *mo, bool on)
+{
+    if (mo->on_mapped_list == on)
+        return;
+    if (on) {
+        mo->mapped_prev = NULL;
+        mo->mapped_next = mapped_list;
+        if (mapped_list)
+            mapped_list->mapped_prev = mo;
+        mapped_list = mo;
+    } else {
+        if (mo->mapped_prev)
+            mo->mapped_prev->mapped_next = mo->mapped_next;
+        else
+            mapped_list = mo->mapped_next;
+        if (mo->mapped_next)
+            mo->mapped_next->mapped_prev = mo->mapped_prev;
+    }
+    mo->on_mapped_list = on;
+}
+
+/* Drop the map: destroy its frames (every one reachable from the root,
+ * each once: a frame already queued for destruction is not walked again,
+ * so a map whose frames share or contain each other costs one visit per
+ * frame), which hands them back to their banks and makes the manager's
+ * capabilities to them stale. Destruction is deferred to the end of the
+ * bracket, so the walk reads frames that are still whole. */
+static void map_discard(struct memobj *mo)
+{
+    if (mo->map.type == NS_CAP_NULL)
+        return;
+    kobj_defer_begin();
+    if (has_map(mo)) {
+        struct objframe *stack[SMAP_MAX_HEIGHT];
+        unsigned next[SMAP_MAX_HEIGHT], depth = 0;
+        stack[0] = (struct objframe *)mo->map.obj;
+        next[0] = 0;
+        kobj_destroy(&stack[0]->obj);
+        depth = 1;
+        while (depth) {
+            struct objframe *f = stack[depth - 1];
+            unsigned i = next[depth - 1]++;
+            if (i == OBJFRAME_SLOTS) {
+                depth--;
+                continue;
+            }
+            struct cap_slot *s = &f->slot[i];
+            if (s->type != NS_CAP_OBJFRAME || cap_slot_stale(s))
+                continue;
+            struct objframe *c = (struct objframe *)s->obj;
+            if (c->obj.destroy_queued || !c->obj.live || depth == SMAP_MAX_HEIGHT)
+                continue;
+            kobj_destroy(&c->obj);
+            stack[depth] = c;
+            next[depth] = 0;
+            depth++;
+        }
+        mo->map_discards++;
+    }
+    cap_slot_delete(&mo->map);
+    mo->map_height = 0;
+    mapped_track(mo, false);
+    kobj_defer_end();
+}
+
+uint64_t memobj_discard_all_maps(void)
+{
+    uint64_t n = 0;
+    while (mapped_list) {
+        map_discard(mapped_list);
+        n++;
+    }
+    return n;
 }
 
 /* ---- the fault path ---- */
@@ -415,24 +804,42 @@ static __attribute__((noinline)) int fault_missing(struct hart *h, struct thread
      * an access its rights forbid: the page is asked for all the same
      * (rare, and not worth a page-table walk on every major fault), and
      * the retry after it arrives is the ordinary fault (map_cached). */
-    /* The manager itself would wait for its own answer. */
-    if (mo->manager == t && t->obj.gen == mo->manager_gen) {
-        *aux = NS_ERR_BAD_STATE;
-        return NS_FAULT_MANAGER;
-    }
     struct page_request *r = find_request(mo, page);
+    struct map_io *io = NULL;
+    struct disk *disk = NULL;
     if (!r) {
         enum ns_error e = NS_ERR_DEAD_OBJECT;
-        if (!manager_alive(mo) || !(r = new_request(mo, page, &e))) {
+        uint32_t flags = NS_PAGE_REQ_NO_MAP;
+        if (has_map(mo)) {
+            r = map_fault(mo, page, &flags, &io, &disk, &e);
+            if (!r && flags == 0) { /* the map covers it, but no memory to read it into */
+                *aux = e;
+                return NS_FAULT_MANAGER;
+            }
+        }
+        /* The manager itself would wait for its own answer (a read
+         * through the map needs no manager, so that was fine). */
+        if (!r && mo->manager == t && t->obj.gen == mo->manager_gen) {
+            *aux = NS_ERR_BAD_STATE;
+            return NS_FAULT_MANAGER;
+        }
+        if (!r && (!manager_alive(mo) || !(r = new_request(mo, page, flags, &e)))) {
             *aux = e;
             return NS_FAULT_MANAGER;
         }
+    } else if (!r->kernel_io && mo->manager == t && t->obj.gen == mo->manager_gen) {
+        *aux = NS_ERR_BAD_STATE;
+        return NS_FAULT_MANAGER;
     }
     t->fault_va = va;
     t->fault_page = page;
     t->fault_access = (uint8_t)access;
     ipc_block(h, t, IPC_PAGE_WAIT, r);
     waitq_push(&r->head, &r->tail, t);
+    /* Submitted once the thread waits on the request: a RAM disk completes
+     * inside the submission. */
+    if (io)
+        map_io_submit(io, disk);
     return 0;
 }
 
@@ -494,10 +901,19 @@ static void memobj_destroy(struct kobj *obj)
     while (mo->requests)
         settle(h, mo, mo->requests, mo->requests->pending, NS_FAULT_DEAD, 0);
     pending_untrack(mo);
+    /* Transfers in flight finish without the object: their charges go back
+     * now, with everything else of the object's (its bank may go next). */
+    for (struct map_io *io = mo->io_list; io; io = io->next)
+        if (io->charged) {
+            bank_uncharge(mo->obj.bank, io_bytes(io->pages));
+            io->charged = false;
+        }
+    cap_slot_delete(&mo->map); /* the manager's frames are the manager's */
+    mapped_track(mo, false);
     cap_slot_delete(&mo->notify);
     bank_uncharge_object(obj);
     kobj_kill(obj);
-    if (mo->mappings == 0)
+    if (mo->mappings == 0 && mo->io_inflight == 0)
         memobj_release_memory(mo);
 }
 
@@ -540,6 +956,7 @@ enum ns_error sys_memobj_create(struct thread *self, uint64_t bank, uint64_t dst
     mo->manager = NULL; /* known once a thread drains the requests */
     mo->deadline_ticks = us_to_ticks(DEFAULT_DEADLINE_US);
     mo->cluster_pages = 1;
+    mo->readahead_pages = DEFAULT_READAHEAD;
     mo->on_pending_list = false;
     static const struct page_cache_ops pc_ops_template = {.alloc = pc_alloc, .free = pc_free};
     struct page_cache_ops ops = pc_ops_template;
@@ -864,6 +1281,83 @@ enum ns_error sys_memobj_info(struct thread *self, uint64_t memobj, uint64_t *le
     return NS_OK;
 }
 
+/* ---- storage-map system calls ---- */
+
+enum ns_error sys_memobj_set_map(struct thread *self, uint64_t memobj, uint64_t frame,
+                                 uint64_t height)
+{
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(self, memobj, NS_RIGHT_MANAGE, &mo);
+    if (e != NS_OK)
+        return e;
+    if (frame == 0) {
+        cap_slot_delete(&mo->map);
+        mo->map_height = 0;
+        mapped_track(mo, false);
+        return NS_OK;
+    }
+    struct cap_slot *fc;
+    if ((e = obj_lookup(self, frame, NS_CAP_OBJFRAME, NS_RIGHT_READ, &fc)) != NS_OK)
+        return e;
+    if (height == 0 || height > SMAP_MAX_HEIGHT)
+        return NS_ERR_INVALID_ARG;
+    /* The old map is the manager's to keep or destroy: only the kernel's
+     * copy of its root goes. */
+    cap_slot_delete(&mo->map);
+    cap_slot_derive(fc, &mo->map, NS_RIGHT_READ, 0);
+    mo->map_height = (uint32_t)height;
+    mapped_track(mo, true);
+    map_redrive(mo);
+    return NS_OK;
+}
+
+enum ns_error sys_memobj_control(struct thread *self, uint64_t memobj, uint64_t op, uint64_t arg,
+                                 uint64_t *out)
+{
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(self, memobj, NS_RIGHT_MANAGE, &mo);
+    if (e != NS_OK)
+        return e;
+    *out = 0;
+    switch (op) {
+    case NS_MEMOBJ_CTL_DISCARD_MAP:
+        *out = has_map(mo);
+        map_discard(mo);
+        return NS_OK;
+    case NS_MEMOBJ_CTL_READAHEAD:
+        if (arg == 0 || arg > MAP_IO_MAX_PAGES)
+            return NS_ERR_INVALID_ARG;
+        mo->readahead_pages = (uint32_t)arg;
+        return NS_OK;
+    default:
+        return NS_ERR_INVALID_ARG;
+    }
+}
+
+enum ns_error sys_memobj_stats(struct thread *self, uint64_t memobj, uint64_t buf)
+{
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(self, memobj, 0, &mo);
+    if (e != NS_OK)
+        return e;
+    struct ns_memobj_stats s = {
+        .length = mo->length,
+        .resident = page_cache_count(&mo->cache),
+        .requests_made = mo->requests_made,
+        .map_reads = mo->map_reads,
+        .map_pages_read = mo->map_pages_read,
+        .map_writes = mo->map_writes,
+        .map_pages_written = mo->map_pages_written,
+        .io_errors = mo->io_errors,
+        .map_discards = mo->map_discards,
+        .has_map = has_map(mo),
+        .io_inflight = mo->io_inflight,
+    };
+    if ((buf & 7) || copy_to_user(buf, &s, sizeof(s)))
+        return NS_ERR_BAD_ADDRESS;
+    return NS_OK;
+}
+
 enum ns_error sys_memobj_set_deadline(struct thread *self, uint64_t memobj, uint64_t us)
 {
     struct memobj *mo;
@@ -895,10 +1389,12 @@ void memobj_tick(struct hart *h, uint64_t now)
         bool dead = !manager_alive(mo);
         for (struct page_request *r = mo->requests, *rn; r; r = rn) {
             rn = r->next;
+            if (r->kernel_io)
+                continue; /* the disk answers it, not the manager */
             if (dead)
-                settle(h, mo, r, r->pending, NS_FAULT_MANAGER, NS_ERR_DEAD_OBJECT);
+                settle(h, mo, r, r->pending & ~r->reading, NS_FAULT_MANAGER, NS_ERR_DEAD_OBJECT);
             else if (r->deadline && r->deadline <= now)
-                settle(h, mo, r, r->pending, NS_FAULT_MANAGER, NS_ERR_TIMEOUT);
+                settle(h, mo, r, r->pending & ~r->reading, NS_FAULT_MANAGER, NS_ERR_TIMEOUT);
         }
         if (!mo->requests)
             pending_untrack(mo);
@@ -933,6 +1429,7 @@ enum ns_error memobj_kernel_create(struct bank *bank, uint64_t length, struct ca
     /* kcache_alloc cleared the rest: no requests, manager, notification
      * or deadline - nothing will ever be asked for. */
     mo->length = length;
+    mo->readahead_pages = DEFAULT_READAHEAD;
     static const struct page_cache_ops ops_template = {.alloc = pc_alloc, .free = pc_free};
     struct page_cache_ops ops = ops_template;
     ops.ctx = mo;

@@ -27,6 +27,7 @@ struct thread;
 struct hart;
 struct aspace;
 struct bank;
+struct map_io;
 
 /* One request: a run of at most 64 pages asked for in one message. Pages
  * leave `pending` as they arrive, fail or fall past a shrunk length; the
@@ -38,6 +39,8 @@ struct page_request {
     uint32_t pages;
     bool handed_out;            /* the manager has read it (or the kernel reads it: io) */
     uint32_t flags;             /* NS_PAGE_REQ_*: why the storage map did not serve it */
+    bool kernel_io;             /* the kernel reads it through the storage map */
+    uint64_t reading;           /* bit i: a map read for page first_page + i is in flight */
     uint64_t pending;           /* bit i: page first_page + i still awaited */
     uint64_t deadline;          /* timer value; 0: none */
     struct thread *head, *tail; /* waiting threads */
@@ -60,6 +63,16 @@ struct memobj {
     uint32_t cluster_pages;                     /* pages a request may cover (1..64) */
     struct memobj *pending_next, *pending_prev; /* on the list of objects with requests */
     bool on_pending_list;
+    /* The storage map: a copy of the manager's root-frame capability (empty
+     * or stale: no map) and its height; map reads in flight; counters. */
+    struct cap_slot map;
+    uint32_t map_height;
+    uint32_t readahead_pages; /* 1..64 */
+    uint32_t io_inflight;     /* map transfers not yet completed */
+    struct map_io *io_list;   /* those transfers */
+    struct memobj *mapped_next, *mapped_prev; /* on the list of objects with a map */
+    bool on_mapped_list;
+    uint64_t map_reads, map_pages_read, map_writes, map_pages_written, io_errors, map_discards;
     /* Mapping nodes naming this object. A destroyed object's memory stays
      * allocated (dead) until the last of them is gone, so a mapping never
      * points at memory reused by another object. */
@@ -106,6 +119,16 @@ enum ns_error sys_memobj_set_cluster(struct thread *self, uint64_t memobj, uint6
 /* Timer tick: fail requests whose deadline has passed. */
 void memobj_tick(struct hart *h, uint64_t now);
 void memobj_set_timebase(uint64_t hz);
+
+/* Storage maps (NS_SYS_MEMOBJ_SET_MAP, CONTROL, STATS). */
+enum ns_error sys_memobj_set_map(struct thread *self, uint64_t memobj, uint64_t frame,
+                                 uint64_t height);
+enum ns_error sys_memobj_control(struct thread *self, uint64_t memobj, uint64_t op, uint64_t arg,
+                                 uint64_t *out);
+enum ns_error sys_memobj_stats(struct thread *self, uint64_t memobj, uint64_t buf);
+/* Memory pressure: drop every storage map (their frames go back to their
+ * banks; managers rebuild them on demand). Returns maps dropped. */
+uint64_t memobj_discard_all_maps(void);
 
 enum ns_error sys_memobj_info(struct thread *self, uint64_t memobj, uint64_t *length,
                               uint64_t *resident, uint64_t *requests);

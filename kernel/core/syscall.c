@@ -15,6 +15,7 @@
 #include "kernel/console/console.h"
 #include "kernel/core/cap.h"
 #include "kernel/core/cspace_obj.h"
+#include "kernel/core/disk_obj.h"
 #include "kernel/core/aspace.h"
 #include "kernel/core/bank_obj.h"
 #include "kernel/core/frame_obj.h"
@@ -357,6 +358,21 @@ static enum ns_error do_poll(struct args *a)
     sys_wait(a->h, a->t, false);
     return RESULT_WRITTEN;
 }
+static enum ns_error do_diskrange_read(struct args *a)
+{
+    sys_diskrange_read(a->h, a->t);
+    return RESULT_WRITTEN;
+}
+static enum ns_error do_diskrange_write(struct args *a)
+{
+    sys_diskrange_write(a->h, a->t);
+    return RESULT_WRITTEN;
+}
+static enum ns_error do_diskrange_flush(struct args *a)
+{
+    sys_diskrange_flush(a->h, a->t);
+    return RESULT_WRITTEN;
+}
 static enum ns_error do_endpoint_create(struct args *a)
 {
     return sys_endpoint_create(a->t, A0, A1);
@@ -455,6 +471,22 @@ static enum ns_error do_memobj_set_deadline(struct args *a)
     return sys_memobj_set_deadline(a->t, A0, A1);
 }
 
+static enum ns_error do_memobj_set_map(struct args *a)
+{
+    return sys_memobj_set_map(a->t, A0, A1, A2);
+}
+static enum ns_error do_memobj_control(struct args *a)
+{
+    uint64_t out = 0;
+    enum ns_error e = sys_memobj_control(a->t, A0, A1, A2, &out);
+    if (e == NS_OK)
+        A1 = out;
+    return e;
+}
+static enum ns_error do_memobj_stats(struct args *a)
+{
+    return sys_memobj_stats(a->t, A0, A1);
+}
 static enum ns_error do_objframe_create(struct args *a)
 {
     return sys_objframe_create(a->t, A0, A1);
@@ -496,6 +528,12 @@ static const syscall_fn syscalls[NS_SYS_COUNT] = {
     [NS_SYS_OBJFRAME_CLEAR] = do_objframe_clear,
     [NS_SYS_DISKRANGE_DERIVE] = do_diskrange_derive,
     [NS_SYS_DISKRANGE_INFO] = do_diskrange_info,
+    [NS_SYS_DISKRANGE_READ] = do_diskrange_read,
+    [NS_SYS_MEMOBJ_SET_MAP] = do_memobj_set_map,
+    [NS_SYS_MEMOBJ_CONTROL] = do_memobj_control,
+    [NS_SYS_MEMOBJ_STATS] = do_memobj_stats,
+    [NS_SYS_DISKRANGE_WRITE] = do_diskrange_write,
+    [NS_SYS_DISKRANGE_FLUSH] = do_diskrange_flush,
     [NS_SYS_MEMOBJ_PRELOAD] = do_memobj_preload,
     [NS_SYS_MEMOBJ_SET_DEADLINE] = do_memobj_set_deadline,
     [NS_SYS_MEMOBJ_SET_CLUSTER] = do_memobj_set_cluster,

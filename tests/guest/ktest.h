@@ -37,4 +37,8 @@ struct ktest {
     void (*fn)(void);
 };
 
+/* Suites in other files, run after tests_main.c's own. */
+extern const struct ktest storage_tests[];
+extern const unsigned storage_test_count;
+
 #endif

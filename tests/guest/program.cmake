@@ -1,3 +1,3 @@
-newsys_program(tests ${NEWSYS_PROGRAM_DIR}/tests_main.c)
+newsys_program(tests ${NEWSYS_PROGRAM_DIR}/tests_main.c ${NEWSYS_PROGRAM_DIR}/storage_tests.c)
 newsys_program(fuzztest ${NEWSYS_PROGRAM_DIR}/fuzztest.c)
 newsys_program(mprobe ${NEWSYS_PROGRAM_DIR}/mprobe.c)

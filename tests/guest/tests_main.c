@@ -1753,16 +1753,21 @@ int main(void)
         return 1;
     }
     unsigned passed = 0, failed = 0;
-    printf("tests: %u kernel tests\n", (unsigned)(sizeof(tests) / sizeof(tests[0])));
-    for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        ktest_failures = 0;
-        tests[i].fn();
-        if (ktest_failures)
-            failed++;
-        else
-            passed++;
-        printf("%s %s\n", ktest_failures ? "FAIL" : "PASS", tests[i].name);
-    }
+    const struct {
+        const struct ktest *t;
+        unsigned n;
+    } suites[] = {{tests, sizeof(tests) / sizeof(tests[0])}, {storage_tests, storage_test_count}};
+    printf("tests: %u kernel tests\n", (unsigned)(suites[0].n + suites[1].n));
+    for (unsigned s = 0; s < sizeof(suites) / sizeof(suites[0]); s++)
+        for (unsigned i = 0; i < suites[s].n; i++) {
+            ktest_failures = 0;
+            suites[s].t[i].fn();
+            if (ktest_failures)
+                failed++;
+            else
+                passed++;
+            printf("%s %s\n", ktest_failures ? "FAIL" : "PASS", suites[s].t[i].name);
+        }
     printf("%u passed, %u failed\n", passed, failed);
     ns_shutdown(NS_SLOT_MACHINE, failed ? 1 : 0);
     return 1;

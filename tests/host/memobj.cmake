@@ -6,4 +6,5 @@ newsys_host_test(test_map_tree test_map_tree.c SOURCES ../../memobj/map_tree.c)
 newsys_host_test(test_memobj test_memobj.c SOURCES fake_kernel.c ../../memobj/memobj.c
     ../../memobj/map_tree.c ../../memobj/page_cache.c ../../kernel/core/ipc.c
     ../../kernel/core/notification.c ../../kernel/core/object.c ../../kernel/core/kobj.c
-    ../../kernel/core/cap.c ../../kernel/core/bank.c)
+    ../../kernel/core/cap.c ../../kernel/core/bank.c ../../frames/storage_map.c
+    ../../frames/diskrange.c ../../frames/objframe.c ../../virtio-blk/blk.c)

@@ -1,0 +1,326 @@
+/* In-guest tests of disk keys, transfers through them, and storage maps:
+ * faults the kernel serves from the disk with no manager message, holes and
+ * bad keys reaching the manager flagged, a map installed late serving the
+ * requests already waiting, discard. They run on whatever disk init got
+ * first (a virtio disk on virt, the RAM disk on sifive_u), writing their
+ * own pattern into a region of it first. */
+#include <stdbool.h>
+#include <string.h>
+
+#include "tests/guest/ktest.h"
+
+enum {
+    T_KEY = 200, /* a key for the test region */
+    T_KEY2,
+    T_KEY_RO,
+    T_SCRATCH,
+    T_MO,
+    T_NTFN,
+    T_ROOT,
+    T_SUB,
+    T_EP,
+    T_THREAD,
+    T_LAST,
+};
+
+#define REGION     512u /* first sector of the region, on the disk */
+#define REGION_LEN 1024u /* sectors: 64 pages */
+#define OBJ_VA     0x40000000ull
+
+static uint8_t iobuf[NS_DISK_IO_MAX_SECTORS * 512] __attribute__((aligned(4096)));
+
+static void cleanup(void)
+{
+    ns_memobj_unmap(NS_SLOT_SELF_ASPACE, OBJ_VA, 64);
+    for (unsigned s = T_KEY; s < T_LAST; s++)
+        ns_cap_delete(s);
+}
+
+/* The pattern word at byte `off` of region sector `s`. */
+static uint64_t pattern(uint64_t s, uint64_t off)
+{
+    return 0x5a5a000000000000ull ^ (s << 20) ^ (off / 8);
+}
+
+static bool have_disk(void)
+{
+    if (ns_bootinfo->disk_count == 0) {
+        printf("    no disk: nothing to test\n");
+        return false;
+    }
+    return ns_bootinfo->disks[0].sectors >= REGION + REGION_LEN;
+}
+
+/* Write the pattern over the region through T_KEY (which covers it). */
+static void write_region(void)
+{
+    for (uint64_t s = 0; s < REGION_LEN; s += NS_DISK_IO_MAX_SECTORS) {
+        uint64_t *w = (uint64_t *)iobuf;
+        for (uint64_t k = 0; k < sizeof(iobuf) / 8; k++)
+            w[k] = pattern(s + k / 64, (k % 64) * 8);
+        CHECK_OK(ns_diskrange_write(T_KEY, s, NS_DISK_IO_MAX_SECTORS, iobuf));
+    }
+    CHECK_OK(ns_diskrange_flush(T_KEY));
+}
+
+static void test_disk_keys(void)
+{
+    if (!have_disk())
+        return;
+    uint64_t disk, first, sectors;
+    CHECK_OK(ns_diskrange_info(NS_SLOT_DISK0, &disk, &first, &sectors));
+    CHECK(disk == 0 && first == 0 && sectors == ns_bootinfo->disks[0].sectors);
+    struct ns_cap_info ci;
+    CHECK_OK(ns_cap_identify(NS_SLOT_DISK0, &ci));
+    CHECK(ci.type == NS_CAP_DISKRANGE && (ci.rights & NS_RIGHT_READ));
+    /* Narrower only. */
+    CHECK_OK(ns_diskrange_derive(NS_SLOT_DISK0, T_KEY, REGION, REGION_LEN, NS_RIGHTS_ALL));
+    CHECK_ERR(ns_diskrange_derive(T_KEY, T_KEY2, 1, REGION_LEN, NS_RIGHTS_ALL), NS_ERR_RANGE);
+    CHECK_OK(ns_diskrange_derive(T_KEY, T_KEY_RO, 8, 8, NS_RIGHT_READ));
+    CHECK_OK(ns_diskrange_info(T_KEY_RO, &disk, &first, &sectors));
+    CHECK(first == REGION + 8 && sectors == 8);
+    /* Transfers: round trip, the key's bounds and rights, bad arguments. */
+    write_region();
+    memset(iobuf, 0, sizeof(iobuf));
+    CHECK_OK(ns_diskrange_read(T_KEY, 3, 5, iobuf));
+    uint64_t *w = (uint64_t *)iobuf;
+    bool same = true;
+    for (unsigned k = 0; k < 5 * 64; k++)
+        same &= w[k] == pattern(3 + k / 64, (k % 64) * 8);
+    CHECK(same);
+    CHECK_OK(ns_diskrange_read(T_KEY_RO, 0, 8, iobuf)); /* region sectors 8..15 */
+    CHECK(w[0] == pattern(8, 0) && w[511] == pattern(15, 504));
+    CHECK_ERR(ns_diskrange_read(T_KEY_RO, 1, 8, iobuf), NS_ERR_RANGE);
+    CHECK_ERR(ns_diskrange_write(T_KEY_RO, 0, 1, iobuf), NS_ERR_NO_RIGHTS);
+    CHECK_ERR(ns_diskrange_flush(T_KEY_RO), NS_ERR_NO_RIGHTS);
+    CHECK_ERR(ns_diskrange_read(T_KEY, 0, 0, iobuf), NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_diskrange_read(T_KEY, 0, NS_DISK_IO_MAX_SECTORS + 1, iobuf),
+              NS_ERR_INVALID_ARG);
+    CHECK_ERR(ns_diskrange_read(T_KEY, 0, 1, (void *)0xffffffc000000000ull),
+              NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_diskrange_read(T_KEY, 0, 1, (void *)0x7000000000ull), NS_ERR_BAD_ADDRESS);
+    CHECK_ERR(ns_diskrange_read(NS_SLOT_ROOT_BANK, 0, 1, iobuf), NS_ERR_WRONG_TYPE);
+    /* A revoked key moves nothing. */
+    CHECK_OK(ns_cap_revoke(T_KEY));
+    CHECK_ERR(ns_diskrange_read(T_KEY_RO, 0, 1, iobuf), NS_ERR_REVOKED);
+    cleanup();
+}
+
+/* An object of `pages` pages less 100 bytes whose map (height 2, slots of
+ * 16 pages) has a key per slot for `slots` of them, the rest empty. */
+static void make_mapped_object(uint64_t pages, unsigned slots, bool install)
+{
+    CHECK_OK(ns_diskrange_derive(NS_SLOT_DISK0, T_KEY, REGION, REGION_LEN, NS_RIGHTS_ALL));
+    write_region();
+    CHECK_OK(ns_notification_create(NS_SLOT_ROOT_BANK, T_NTFN));
+    CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, T_MO, pages * 4096 - 104, T_NTFN));
+    CHECK_OK(ns_objframe_create(NS_SLOT_ROOT_BANK, T_ROOT));
+    for (unsigned i = 0; i < slots; i++) {
+        CHECK_OK(ns_diskrange_derive(T_KEY, T_SCRATCH, i * 128, 128, NS_RIGHTS_ALL));
+        CHECK_OK(ns_objframe_store(T_ROOT, i, T_SCRATCH, NS_RIGHTS_ALL));
+        CHECK_OK(ns_cap_delete(T_SCRATCH));
+    }
+    if (install)
+        CHECK_OK(ns_memobj_set_map(T_MO, T_ROOT, 2));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, T_MO, OBJ_VA, 0, pages,
+                           NS_RIGHT_READ | NS_RIGHT_WRITE, NULL));
+}
+
+/* Page p of the object is region sectors 8p..8p+7. */
+static bool page_matches(uint64_t p, uint64_t valid_bytes)
+{
+    const volatile uint64_t *w = (const volatile uint64_t *)(OBJ_VA + p * 4096);
+    for (unsigned k = 0; k < 512; k++) {
+        uint64_t want = k * 8 < valid_bytes ? pattern(p * 8 + k / 64, (k % 64) * 8) : 0;
+        if (w[k] != want) {
+            printf("    page %lu word %u: %#lx, want %#lx\n", (unsigned long)p, k,
+                   (unsigned long)w[k], (unsigned long)want);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void test_storage_map_fault(void)
+{
+    if (!have_disk())
+        return;
+    make_mapped_object(40, 3, true);
+    CHECK_OK(ns_memobj_control(T_MO, NS_MEMOBJ_CTL_READAHEAD, 8, NULL));
+    CHECK_ERR(ns_memobj_control(T_MO, NS_MEMOBJ_CTL_READAHEAD, 65, NULL), NS_ERR_INVALID_ARG);
+    bool all = true;
+    for (uint64_t p = 0; p < 40; p++)
+        all &= page_matches(p, p == 39 ? 4096 - 104 : 4096);
+    CHECK(all);
+    struct ns_memobj_stats st;
+    CHECK_OK(ns_memobj_stats(T_MO, &st));
+    CHECK(st.requests_made == 0); /* the manager heard nothing */
+    CHECK(st.map_pages_read == 40 && st.resident == 40);
+    /* Readahead of 8, and no read crosses a 16-page slot: 5 reads. */
+    CHECK(st.map_reads == 5);
+    CHECK(st.has_map == 1 && st.io_inflight == 0 && st.io_errors == 0);
+    if (st.map_reads != 5)
+        printf("    %lu reads\n", (unsigned long)st.map_reads);
+    /* Writes land in the cache (write-back through the map comes later). */
+    *(volatile uint64_t *)OBJ_VA = 42;
+    CHECK(*(volatile uint64_t *)OBJ_VA == 42);
+    cleanup();
+}
+
+static volatile uint64_t seen;
+
+static void touch_page(unsigned long va)
+{
+    seen = *(volatile uint64_t *)va;
+    ns_thread_exit();
+}
+
+/* Start a thread touching `va`, whose faults go to T_EP. */
+static void start_toucher(uint64_t va)
+{
+    static uint64_t stack[512] __attribute__((aligned(16)));
+    CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, T_EP));
+    CHECK_OK(ns_thread_create(NS_SLOT_ROOT_BANK, T_THREAD, NS_SLOT_SELF_CSPACE,
+                              NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_set_fault_handler(T_THREAD, T_EP));
+    CHECK_OK(ns_thread_start_fn(T_THREAD, touch_page, (uint64_t)&stack[512], va));
+}
+
+/* The manager's side: wait for one request and return its flags. */
+static uint64_t next_request(struct ns_page_request *r)
+{
+    uint64_t bits;
+    unsigned long n = 0;
+    for (int tries = 0; tries < 100 && n == 0; tries++) {
+        CHECK_OK(ns_poll(T_NTFN, &bits));
+        CHECK_OK(ns_memobj_requests(T_MO, r, 1, &n));
+        if (!n)
+            ns_sleep_us(1000);
+    }
+    CHECK(n == 1);
+    return n ? r->flags : ~0ull;
+}
+
+static void test_storage_map_hole(void)
+{
+    if (!have_disk())
+        return;
+    /* Slot 1 (pages 16..31) empty. */
+    make_mapped_object(40, 1, false);
+    CHECK_OK(ns_diskrange_derive(T_KEY, T_SCRATCH, 2 * 128, 128, NS_RIGHTS_ALL));
+    CHECK_OK(ns_objframe_store(T_ROOT, 2, T_SCRATCH, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_delete(T_SCRATCH));
+    CHECK_OK(ns_memobj_set_map(T_MO, T_ROOT, 2));
+    seen = 0;
+    start_toucher(OBJ_VA + 17 * 4096);
+    struct ns_page_request r;
+    uint64_t flags = next_request(&r);
+    CHECK(flags == NS_PAGE_REQ_NO_MAP && r.first_page == 17);
+    /* The manager rebuilds the map: the kernel reads the waiting page. */
+    CHECK_OK(ns_diskrange_derive(T_KEY, T_SCRATCH, 1 * 128, 128, NS_RIGHTS_ALL));
+    CHECK_OK(ns_objframe_store(T_ROOT, 1, T_SCRATCH, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_delete(T_SCRATCH));
+    CHECK_OK(ns_memobj_set_map(T_MO, T_ROOT, 2));
+    for (int i = 0; i < 100 && !seen; i++)
+        ns_sleep_us(1000);
+    CHECK(seen == pattern(17 * 8, 0));
+    struct ns_memobj_stats st;
+    CHECK_OK(ns_memobj_stats(T_MO, &st));
+    CHECK(st.requests_made == 1 && st.map_pages_read >= 1);
+    cleanup();
+}
+
+/* Keys a manager should not have put there: each reaches the manager as a
+ * request flagged BAD_MAP with the reason, and no data moves. */
+static void test_storage_map_bad_keys(void)
+{
+    if (!have_disk())
+        return;
+    make_mapped_object(64, 0, false);
+    /* slot 0: not a key; slot 1: a key too short for its span; slot 2: a
+     * read-less key; slot 3: a key revoked after it was stored. */
+    CHECK_OK(ns_objframe_store(T_ROOT, 0, T_NTFN, NS_RIGHTS_ALL));
+    CHECK_OK(ns_diskrange_derive(T_KEY, T_SCRATCH, 128, 127, NS_RIGHTS_ALL));
+    CHECK_OK(ns_objframe_store(T_ROOT, 1, T_SCRATCH, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_delete(T_SCRATCH));
+    CHECK_OK(ns_diskrange_derive(T_KEY, T_SCRATCH, 256, 128, NS_RIGHT_WRITE));
+    CHECK_OK(ns_objframe_store(T_ROOT, 2, T_SCRATCH, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_delete(T_SCRATCH));
+    CHECK_OK(ns_diskrange_derive(T_KEY, T_KEY2, 384, 128, NS_RIGHTS_ALL));
+    CHECK_OK(ns_objframe_store(T_ROOT, 3, T_KEY2, NS_RIGHTS_ALL));
+    CHECK_OK(ns_cap_revoke(T_KEY2));
+    CHECK_OK(ns_memobj_set_map(T_MO, T_ROOT, 2));
+    static const uint64_t why[4] = {NS_ERR_WRONG_TYPE, NS_ERR_RANGE, NS_ERR_NO_RIGHTS,
+                                    NS_ERR_REVOKED};
+    for (unsigned slot = 0; slot < 4; slot++) {
+        seen = 0;
+        start_toucher(OBJ_VA + (slot * 16 + 3) * 4096);
+        struct ns_page_request r;
+        uint64_t flags = next_request(&r);
+        CHECK(flags == (NS_PAGE_REQ_BAD_MAP | why[slot] << NS_PAGE_REQ_WHY_SHIFT));
+        if (flags != (NS_PAGE_REQ_BAD_MAP | why[slot] << NS_PAGE_REQ_WHY_SHIFT))
+            printf("    slot %u: flags %#lx\n", slot, (unsigned long)flags);
+        /* The manager refuses: the toucher gets the manager's fault. */
+        CHECK_OK(ns_memobj_fail(T_MO, r.first_page, 1, NS_ERR_NO_RIGHTS));
+        struct ns_msg m = {0};
+        CHECK_OK(ns_recv(T_EP, &m));
+        CHECK(m.w[0] == NS_FAULT_MANAGER && m.w[3] == NS_ERR_NO_RIGHTS);
+        m.info = NS_MSG_INFO(NS_FAULT_STOP, 0, 0);
+        ns_reply(&m);
+        CHECK(seen == 0);
+        ns_cap_delete(T_THREAD);
+        ns_cap_delete(T_EP);
+    }
+    struct ns_memobj_stats st;
+    CHECK_OK(ns_memobj_stats(T_MO, &st));
+    CHECK(st.map_reads == 0 && st.resident == 0);
+    cleanup();
+}
+
+static void test_storage_map_discard(void)
+{
+    if (!have_disk())
+        return;
+    make_mapped_object(48, 3, true);
+    CHECK_OK(ns_objframe_create(NS_SLOT_ROOT_BANK, T_SUB)); /* a frame outside the map */
+    CHECK(page_matches(0, 4096));
+    uint64_t was;
+    CHECK_OK(ns_memobj_control(T_MO, NS_MEMOBJ_CTL_DISCARD_MAP, 0, &was));
+    CHECK(was == 1);
+    struct ns_memobj_stats st;
+    CHECK_OK(ns_memobj_stats(T_MO, &st));
+    CHECK(st.has_map == 0 && st.map_discards == 1);
+    /* The map's frames are gone (back to the bank); others are not. */
+    struct ns_cap_info ci;
+    CHECK_ERR(ns_cap_identify(T_ROOT, &ci), NS_ERR_REVOKED);
+    CHECK_OK(ns_cap_identify(T_SUB, &ci));
+    /* Resident pages stay; a new fault asks the manager, flagged. */
+    CHECK(page_matches(0, 4096));
+    seen = 0;
+    start_toucher(OBJ_VA + 20 * 4096);
+    struct ns_page_request r;
+    CHECK(next_request(&r) == NS_PAGE_REQ_NO_MAP && r.first_page == 20);
+    /* Rebuilt: served by the kernel. */
+    CHECK_OK(ns_cap_delete(T_ROOT));
+    CHECK_OK(ns_objframe_create(NS_SLOT_ROOT_BANK, T_ROOT));
+    for (unsigned i = 0; i < 3; i++) {
+        CHECK_OK(ns_diskrange_derive(T_KEY, T_SCRATCH, i * 128, 128, NS_RIGHTS_ALL));
+        CHECK_OK(ns_objframe_store(T_ROOT, i, T_SCRATCH, NS_RIGHTS_ALL));
+        CHECK_OK(ns_cap_delete(T_SCRATCH));
+    }
+    CHECK_OK(ns_memobj_set_map(T_MO, T_ROOT, 2));
+    for (int i = 0; i < 100 && !seen; i++)
+        ns_sleep_us(1000);
+    CHECK(seen == pattern(20 * 8, 0));
+    CHECK(page_matches(47, 4096 - 104));
+    cleanup();
+}
+
+const struct ktest storage_tests[] = {
+    {"disk_keys", test_disk_keys},
+    {"storage_map_fault", test_storage_map_fault},
+    {"storage_map_hole", test_storage_map_hole},
+    {"storage_map_bad_keys", test_storage_map_bad_keys},
+    {"storage_map_discard", test_storage_map_discard},
+};
+const unsigned storage_test_count = sizeof(storage_tests) / sizeof(storage_tests[0]);
