@@ -316,7 +316,40 @@ static void test_storage_map_discard(void)
     cleanup();
 }
 
+/* Run alone on a disk behind QEMU's blkdebug, which fails the first read
+ * of region sector 40 (page 5) with EIO (tests/qemu/boot_tests.py). */
+static void test_storage_map_io_error(void)
+{
+    if (!have_disk() || !strstr(ns_bootinfo->cmdline, "only=storage_map_io_error")) {
+        printf("    needs the blkdebug disk: run alone (only=storage_map_io_error)\n");
+        return;
+    }
+    make_mapped_object(16, 1, true);
+    CHECK_OK(ns_memobj_control(T_MO, NS_MEMOBJ_CTL_READAHEAD, 1, NULL));
+    CHECK(page_matches(4, 4096));
+    /* The failed read reaches the faulting thread as a typed fault. */
+    seen = 0;
+    start_toucher(OBJ_VA + 5 * 4096);
+    struct ns_msg m = {0};
+    CHECK_OK(ns_recv(T_EP, &m));
+    CHECK(m.w[0] == NS_FAULT_IO && m.w[2] == OBJ_VA + 5 * 4096 && m.w[3] == NS_ERR_IO);
+    if (m.w[0] != NS_FAULT_IO)
+        printf("    fault kind %lu error %lu\n", (unsigned long)m.w[0], (unsigned long)m.w[3]);
+    m.info = NS_MSG_INFO(NS_FAULT_STOP, 0, 0);
+    ns_reply(&m);
+    CHECK(seen == 0);
+    struct ns_memobj_stats st;
+    CHECK_OK(ns_memobj_stats(T_MO, &st));
+    CHECK(st.io_errors == 1 && st.requests_made == 0 && st.resident == 1);
+    /* Nothing was entered for it: the next touch reads again, and the
+     * disk (which failed only once) answers. */
+    CHECK(page_matches(5, 4096));
+    CHECK(page_matches(6, 4096));
+    cleanup();
+}
+
 const struct ktest storage_tests[] = {
+    {"storage_map_io_error", test_storage_map_io_error},
     {"disk_keys", test_disk_keys},
     {"storage_map_fault", test_storage_map_fault},
     {"storage_map_hole", test_storage_map_hole},

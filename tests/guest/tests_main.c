@@ -1760,6 +1760,12 @@ int main(void)
     printf("tests: %u kernel tests\n", (unsigned)(suites[0].n + suites[1].n));
     for (unsigned s = 0; s < sizeof(suites) / sizeof(suites[0]); s++)
         for (unsigned i = 0; i < suites[s].n; i++) {
+            /* only=NAME on the command line runs that test alone. */
+            const char *only = strstr(ns_bootinfo->cmdline, "only=");
+            if (only && (strncmp(only + 5, suites[s].t[i].name, strlen(suites[s].t[i].name)) ||
+                         (only[5 + strlen(suites[s].t[i].name)] &&
+                          only[5 + strlen(suites[s].t[i].name)] != ' ')))
+                continue;
             ktest_failures = 0;
             suites[s].t[i].fn();
             if (ktest_failures)

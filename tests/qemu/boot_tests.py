@@ -293,6 +293,26 @@ def blk_cases(flt):
                        r"blk selftest: vda: writes: 1 of 64 failed",
                        r"after the errors, 0 of 8 reads failed", r"selftest blkerr: passed",
                        r"NewSys: shutdown \(ok"]))
+    if want("guest-storage-eio"):
+        # A storage-map read that the disk fails (once) is a typed fault;
+        # the retry reads the page (tests/guest/storage_tests.c).
+        d = os.path.join(IMAGES, "guest-storage-eio")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "scratch.img")
+        with open(path, "wb") as f:
+            f.truncate(8 * MiB)
+        cases.append(("guest-storage-eio", ["--init", "tests", "--append",
+                                            "only=storage_map_io_error", "--",
+                                            "-global", "virtio-mmio.force-legacy=false",
+                                            "-blockdev", f"driver=file,node-name=f0,filename={path}",
+                                            "-blockdev", "driver=blkdebug,node-name=dbg0,image=f0,"
+                                            "inject-error.0.event=read_aio,inject-error.0.sector="
+                                            f"{512 + 40},inject-error.0.errno=5,"
+                                            "inject-error.0.once=on,inject-error.0.iotype=read",
+                                            "-blockdev", "driver=raw,node-name=d0,file=dbg0",
+                                            "-device", "virtio-blk-device,drive=d0"], 0,
+                      [r"PASS storage_map_io_error", r"\n1 passed, 0 failed",
+                       r"NewSys: shutdown \(ok"]))
     if want("blk-bench"):
         # Throughput is printed, never judged: only the lines' shape is.
         d = disk_image("blk-bench", "d1.img", 1)
