@@ -17,7 +17,8 @@ enum ns_syscall {
     /* Scheduling. */
     NS_SYS_YIELD = 2,
     NS_SYS_SLEEP = 3,       /* (microseconds) */
-    NS_SYS_CLOCK = 4,       /* () -> a1 = microseconds since boot */
+    NS_SYS_CLOCK = 4,       /* () -> a1 = microseconds since boot, a2 = instructions this
+                               hart counted idle (waiting for an interrupt) */
     NS_SYS_THREAD_EXIT = 5, /* () the caller's thread stops for good */
 
     /* Capabilities (slots in the caller's space). */

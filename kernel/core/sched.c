@@ -239,7 +239,12 @@ static _Noreturn __attribute__((noinline)) void sched_pick_and_run(struct hart *
          * make threads runnable before we pick again. */
         s->current = NULL;
         s->idle_entries++;
-        asm volatile("wfi");
+        uint64_t before, after;
+        asm volatile("rdinstret %0\n"
+                     "wfi\n"
+                     "rdinstret %1"
+                     : "=r"(before), "=r"(after));
+        s->idle_instret += after - before;
         irq_enable_local();
     }
 }

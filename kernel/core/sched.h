@@ -21,6 +21,7 @@ struct sched {
     struct thread *sleepers; /* sorted by wake_time */
     struct thread *handoff;  /* runnable, not queued: runs next if it can (sched_wake) */
     uint64_t switches, idle_entries;
+    uint64_t idle_instret; /* instructions counted while waiting in wfi (icount: the wait) */
 };
 
 void sched_init(struct sched *s);

@@ -201,6 +201,7 @@ static enum ns_error do_sleep(struct args *a)
 static enum ns_error do_clock(struct args *a)
 {
     A1 = (uint64_t)((unsigned __int128)read_time() * 1000000 / timebase_hz);
+    A2 = sched_of(a->h)->idle_instret;
     return NS_OK;
 }
 

@@ -157,7 +157,7 @@ CASES = [
      [r"tests: \d+ kernel tests", r"\n(\d+) passed, 0 failed", r"NewSys: shutdown \(ok"]),
     # The benchmark harness, without -icount so it is quick (scripts/bench
     # runs it with icount for the numbers).
-    ("bench-harness", ["--init", "bench"], 0,
+    ("bench-harness", ["--init", "bench", "--disk", "@scratch:bench-harness:8M"], 0,
      [bench_lines, r"bench: done, 0 failed", r"NewSys: shutdown \(ok"]),
     # The system-call fuzzer (tests/guest/fuzztest.c, user/fuzz): 100,000
     # random calls per seed while a worker process does checked work.

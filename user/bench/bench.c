@@ -14,8 +14,9 @@
  * with `-icount shift=0,sleep=off -smp 1`, rdinstret counts executed
  * instructions exactly, so the numbers repeat from run to run; without
  * icount they follow host time and are only good for checking that the
- * harness works. No window contains a wfi: in every one of them some thread
- * is runnable, so the kernel never idles.
+ * harness works. Only the disk benchmarks' windows contain a wfi (the
+ * wait for the device), and they subtract what the hart counted idle; in
+ * every other window some thread is runnable, so the kernel never idles.
  *
  * Threads the benchmarks start share our address space and capability
  * space and run at our priority (they inherit it). */
@@ -40,6 +41,11 @@ enum {
     S_NTFN,       /* its manager's notification */
     S_STACK = 32, /* S_STACK + i: stack frames of S_PEER */
     STACK_PAGES = 4,
+    S_KEY = S_STACK + STACK_PAGES, /* the disk benchmarks' key */
+    S_ROOT,                        /* their storage map's root frame */
+    S_SCRATCH,
+    S_MGR_BUF, /* the disk manager's buffer frame */
+    S_LAST,
 };
 
 #define MAP_VA    0x20000000ull /* frame_map maps here */
@@ -49,6 +55,7 @@ enum {
 #define MO_PAGES  512
 #define READAHEAD 16 /* pages per supply in fault_major_zero_c16_per_page */
 #define MAX_ITERS 1000
+#define MGR_BUF_VA 0x20200000ull /* the disk manager's buffer */
 
 static uint64_t samples[MAX_ITERS];
 static uint64_t pair_cost;
@@ -97,7 +104,7 @@ static long start_peer(void (*fn)(unsigned long), unsigned long arg)
 static void clear_slots(void)
 {
     (void)ns_memobj_unmap(NS_SLOT_SELF_ASPACE, MO_VA, MO_PAGES); /* nothing mapped: an error */
-    for (unsigned s = NS_SLOT_FIRST_FREE; s < S_STACK + STACK_PAGES; s++)
+    for (unsigned s = NS_SLOT_FIRST_FREE; s < S_LAST; s++)
         ns_cap_delete(s);
 }
 
@@ -572,6 +579,142 @@ struct bench {
     unsigned per; /* a sample covers this many operations */
 };
 
+/* ---- faults served from the disk ----
+ *
+ * The object's pages are disk pages 0..MO_PAGES - 1 of the first disk
+ * (scripts/bench attaches one). Iteration i reads page i % MO_PAGES, and
+ * each pass over the object drops its pages, so every read is a major
+ * fault that goes to the disk. The windows include the device's answer;
+ * under icount the instruction counter runs on while the hart waits for
+ * it, so the kernel's count of instructions spent idle in the window is
+ * subtracted: what remains is the kernel's (and, for the manager, the
+ * manager's) own work, the idle loop's few instructions around its wfi
+ * included. */
+
+static uint64_t manager_messages; /* reported with fault_storage_map */
+static bool report_messages;
+
+static long disk_object(void)
+{
+    if (ns_bootinfo->disk_count == 0) {
+        printf("bench: the disk benchmarks need a disk (scripts/bench attaches one)\n");
+        return NS_ERR_BAD_STATE;
+    }
+    long e = ns_diskrange_derive(NS_SLOT_DISK0, S_KEY, 0, MO_PAGES * 8ull, NS_RIGHTS_ALL);
+    if (e == NS_OK)
+        e = ns_notification_create(NS_SLOT_ROOT_BANK, S_NTFN);
+    if (e == NS_OK)
+        e = ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, MO_PAGES * 4096ull, S_NTFN);
+    return e;
+}
+
+/* A storage map of height 3 for the object: two level-2 slots of 256
+ * pages, each a key. */
+static long disk_map(void)
+{
+    _Static_assert(MO_PAGES == 512, "two 256-page slots");
+    long e = ns_objframe_create(NS_SLOT_ROOT_BANK, S_ROOT);
+    for (unsigned i = 0; i < 2 && e == NS_OK; i++) {
+        e = ns_diskrange_derive(S_KEY, S_SCRATCH, i * 2048ull, 2048, NS_RIGHTS_ALL);
+        if (e == NS_OK)
+            e = ns_objframe_store(S_ROOT, i, S_SCRATCH, NS_RIGHTS_ALL);
+        ns_cap_delete(S_SCRATCH);
+    }
+    if (e == NS_OK)
+        e = ns_memobj_set_map(S_MO, S_ROOT, 3);
+    return e;
+}
+
+/* The window's count less what the hart counted idle inside it: the idle
+ * count is read outside, so the window holds just the load. */
+static long disk_fault_run(uint64_t *s, unsigned n)
+{
+    long e = mo_map(MO_PAGES);
+    for (unsigned i = 0; i < WARMUP + n && e == NS_OK; i++) {
+        uint64_t page = i % MO_PAGES;
+        if (page == 0 && i && (e = drop_resident()) != NS_OK)
+            break;
+        uint64_t idle0 = ns_idle_instret();
+        uint64_t d = timed_load(MO_VA + page * 4096);
+        uint64_t idle = ns_idle_instret() - idle0;
+        d = d > idle ? d - idle : 0;
+        if (i >= WARMUP)
+            s[i - WARMUP] = d;
+    }
+    return e;
+}
+
+/* fault_storage_map: the kernel alone - walk the map, check the key, take
+ * a frame, submit the read, block; the completion interrupt enters the
+ * page and wakes us with it mapped. Readahead 1, so each fault is one
+ * read of one page. manager_messages counts the requests the manager got
+ * over the whole run: none. */
+static long bench_fault_storage_map(uint64_t *s, unsigned n)
+{
+    long e = disk_object();
+    if (e == NS_OK)
+        e = disk_map();
+    if (e == NS_OK)
+        e = ns_memobj_control(S_MO, NS_MEMOBJ_CTL_READAHEAD, 1, NULL);
+    if (e == NS_OK)
+        e = disk_fault_run(s, n);
+    struct ns_memobj_stats st;
+    if (e == NS_OK)
+        e = ns_memobj_stats(S_MO, &st);
+    manager_messages = st.requests_made;
+    report_messages = e == NS_OK;
+    return e;
+}
+
+/* The manager of fault_manager_disk: reads each requested page from the
+ * disk itself (NS_SYS_DISKRANGE_READ, into its buffer) and supplies it,
+ * the last supply of a batch waiting for the next request. */
+static void disk_manager(unsigned long unused)
+{
+    (void)unused;
+    struct ns_page_request req[16];
+    void *buf = (void *)MGR_BUF_VA;
+    uint64_t bits;
+    if (ns_wait(S_NTFN, &bits) != NS_OK)
+        fail_from_thread("bench: disk manager: wait failed\n");
+    for (;;) {
+        unsigned long n;
+        if (ns_memobj_requests(S_MO, req, 16, &n) != NS_OK)
+            fail_from_thread("bench: disk manager: reading requests failed\n");
+        long e = NS_OK;
+        for (unsigned long i = 0; i < n && e == NS_OK; i++) {
+            e = ns_diskrange_read(S_KEY, req[i].first_page * 8, 8, buf);
+            bool wait = i == n - 1 && n < 16;
+            if (e == NS_OK)
+                e = wait ? ns_memobj_supply_wait(S_MO, req[i].first_page, 1, buf, S_NTFN, &bits)
+                         : ns_memobj_supply(S_MO, req[i].first_page, 1, buf);
+        }
+        if (e != NS_OK)
+            fail_from_thread("bench: disk manager: read or supply failed\n");
+        if (n == 0 && ns_wait(S_NTFN, &bits) != NS_OK)
+            fail_from_thread("bench: disk manager: wait failed\n");
+    }
+}
+
+/* fault_manager_disk: the same fault served by a manager that reads the
+ * disk itself: the request, the switch to the manager, its disk read (a
+ * system call that blocks for the device and copies the page out), its
+ * supply (copying the page in), the switch back. */
+static long bench_fault_manager_disk(uint64_t *s, unsigned n)
+{
+    long e = disk_object();
+    if (e == NS_OK)
+        e = ns_frame_alloc(NS_SLOT_ROOT_BANK, S_MGR_BUF);
+    if (e == NS_OK)
+        e = ns_map_frame(NS_SLOT_SELF_ASPACE, S_MGR_BUF, MGR_BUF_VA,
+                         NS_RIGHT_READ | NS_RIGHT_WRITE, NULL);
+    if (e == NS_OK)
+        e = start_peer(disk_manager, 0);
+    if (e == NS_OK)
+        e = disk_fault_run(s, n);
+    return e;
+}
+
 static const struct bench benches[] = {
     {"null_syscall", bench_null_syscall, 1000, 1},
     {"cap_copy", bench_cap_copy, 1000, 1},
@@ -588,6 +731,8 @@ static const struct bench benches[] = {
     {"map_512", bench_map_512, 1000, 1},
     {"unmap_1", bench_unmap_1, 1000, 1},
     {"unmap_512", bench_unmap_512, 1000, 1},
+    {"fault_storage_map", bench_fault_storage_map, 1000, 1},
+    {"fault_manager_disk", bench_fault_manager_disk, 1000, 1},
 };
 
 /* The value of `key` (e.g. "bench=") in the kernel command line, or NULL:
@@ -622,9 +767,15 @@ static void report(const char *name, uint64_t *s, unsigned n, unsigned per)
     for (unsigned i = 0; i < n; i++)
         s[i] = (s[i] > pair_cost ? s[i] - pair_cost : 0) / per;
     qsort(s, n, sizeof(*s), cmp_u64);
+    char extra[64] = "";
+    if (report_messages) /* fault_storage_map: what the manager heard meanwhile */
+        snprintf(extra, sizeof(extra), ", \"manager_messages\": %lu",
+                 (unsigned long)manager_messages);
+    report_messages = false;
     printf("BENCH {\"name\": \"%s\", \"median\": %lu, \"min\": %lu, \"max\": %lu, \"n\": %u, "
-           "\"unit\": \"instructions\"}\n",
-           name, (unsigned long)s[(n - 1) / 2], (unsigned long)s[0], (unsigned long)s[n - 1], n);
+           "\"unit\": \"instructions\"%s}\n",
+           name, (unsigned long)s[(n - 1) / 2], (unsigned long)s[0], (unsigned long)s[n - 1], n,
+           extra);
 }
 
 /* What an empty rdinstret pair counts (1 on QEMU: the first read itself):
