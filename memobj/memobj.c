@@ -23,6 +23,7 @@
 #include "kernel/arch/riscv/uaccess.h"
 #include "kernel/arch/riscv/vm.h"
 #include "kernel/core/aspace.h"
+#include "kernel/console/console.h"
 #include "kernel/core/bank.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/kmem.h"
@@ -436,6 +437,8 @@ static void mark_dirty(struct memobj *mo, struct cache_page *cp);
 static void rmap_unmap(struct cache_page *cp, void *aspace, uint64_t va, void *ctx);
 static void sync_abort_all(struct memobj *mo);
 static uint64_t memobj_evict(struct memobj *mo);
+static uint64_t reclaim_pages(uint64_t want);
+static bool bank_tight(const struct bank *b, uint64_t bytes);
 static bool wait_for_memory(struct hart *h, struct thread *t);
 static enum ns_error lookup_memobj(struct thread *t, uint64_t slot, uint32_t rights,
                                    struct memobj **out);
@@ -454,9 +457,15 @@ static enum smap_result map_resolve(struct memobj *mo, uint64_t page, uint32_t n
     return smap_resolve((const struct objframe *)mo->map.obj, mo->map_height, page, need, w);
 }
 
+/* What a read charges at its start: the record, the frames, and room for
+ * the page-cache records and nodes its completion adds (given back just
+ * before the inserts charge them), so a bank that filled up meanwhile
+ * cannot make the completion throw the data away. */
+#define IO_CACHE_RESERVE(pages) ((uint64_t)(pages)*64 + 2 * 576)
+
 static uint64_t io_bytes(uint32_t pages)
 {
-    return sizeof(struct map_io) + (uint64_t)pages * PAGE_SIZE;
+    return sizeof(struct map_io) + (uint64_t)pages * PAGE_SIZE + IO_CACHE_RESERVE(pages);
 }
 
 static void map_read_done(struct blk_request *rq);
@@ -546,6 +555,8 @@ static void map_read_done(struct blk_request *rq)
     io_unlink(mo, io);
     uint64_t kept = 0, here = 0;
     bool ok = rq->status == BLK_OK;
+    if (io->charge) /* the room the inserts below take */
+        bank_uncharge(mo->obj.bank, IO_CACHE_RESERVE(io->pages));
     if (mo->obj.live && ok) {
         uint64_t end = pages_of(mo->length), tail = mo->length % PAGE_SIZE;
         for (uint32_t i = 0; i < io->pages; i++) {
@@ -661,7 +672,23 @@ static struct page_request *map_fault(struct memobj *mo, uint64_t page, uint32_t
         *err = NS_ERR_NO_MEMORY;
         return NULL;
     }
-    if (!(*io = map_io_prepare(mo, page, n, &w, err))) {
+    *io = map_io_prepare(mo, page, n, &w, err);
+    if (!*io && mo->track_dirty) {
+        /* The bank (or the machine) is full: page out - of this object,
+         * most likely, whose pages the clock holds - and try again. The
+         * sweep may drop the map itself: then the manager is asked. */
+        reclaim_pages(n > 64 ? n : 64);
+        if (!has_map(mo) || map_resolve(mo, page, NS_RIGHT_READ, &w) != SMAP_MAPPED) {
+            kcache_free(&request_cache, r);
+            bank_uncharge(mo->obj.bank, request_cache.size);
+            *flags = NS_PAGE_REQ_NO_MAP;
+            return NULL;
+        }
+        if (n > w.run)
+            n = (uint32_t)w.run;
+        *io = map_io_prepare(mo, page, n, &w, err);
+    }
+    if (!*io) {
         kcache_free(&request_cache, r);
         bank_uncharge(mo->obj.bank, request_cache.size);
         return NULL;
@@ -837,6 +864,7 @@ struct memobj_sync {
     enum ns_error err; /* of the latest pass's writes, or of a flush */
     bool uncovered;    /* dirty pages no map covers */
     bool flushing;
+    bool restart; /* the waiter re-runs its system call when woken (shutdown) */
     uint8_t passes;
     uint32_t flushes; /* flushes in flight, +1 while they are being issued */
     struct blk_request flush[NS_MAX_BOOT_DISKS];
@@ -1087,7 +1115,10 @@ static void sync_finish(struct hart *h, struct memobj_sync *s)
         struct thread *t = s->waiter;
         t->ipc_obj = NULL;
         enum ns_error e = s->err != NS_OK ? s->err : s->uncovered ? NS_ERR_BAD_STATE : NS_OK;
-        ipc_wake_error(h, t, e);
+        if (s->restart)
+            ipc_wake(h, t); /* its registers still hold the call */
+        else
+            ipc_wake_error(h, t, e);
     }
     if (s->charge)
         bank_uncharge(s->bank, s->charge);
@@ -1171,39 +1202,67 @@ static void sync_progress(struct memobj *mo)
     mo->sync_running = false;
 }
 
-void sys_memobj_sync(struct hart *h, struct thread *t)
+/* `t` waits for a sync of `mo`; the error when it cannot. */
+static enum ns_error sync_begin(struct hart *h, struct thread *t, struct memobj *mo, bool restart)
 {
-    unsigned long *r = t->ctx.regs;
-    struct memobj *mo;
-    enum ns_error e = lookup_memobj(t, r[10], NS_RIGHT_WRITE, &mo);
-    if (e != NS_OK) {
-        r[10] = (unsigned long)e;
-        return;
-    }
-    if (!mo->track_dirty || (mo->dirty == 0 && mo->writes_inflight == 0 && mo->unflushed == 0)) {
-        r[10] = NS_OK; /* nothing the kernel holds is newer than the disk */
-        return;
-    }
     struct bank *bank = t->obj.bank;
-    if (bank_charge(bank, sync_cache.size) != NS_OK) {
-        r[10] = NS_ERR_NO_QUOTA;
-        return;
-    }
+    if (bank_charge(bank, sync_cache.size) != NS_OK)
+        return NS_ERR_NO_QUOTA;
     struct memobj_sync *s = kcache_alloc(&sync_cache);
     if (!s) {
         bank_uncharge(bank, sync_cache.size);
-        r[10] = NS_ERR_NO_MEMORY;
-        return;
+        return NS_ERR_NO_MEMORY;
     }
     s->mo = mo;
     s->waiter = t;
     s->bank = bank;
     s->charge = sync_cache.size;
     s->err = NS_OK;
+    s->restart = restart;
     s->next = mo->syncs;
     mo->syncs = s;
     ipc_block(h, t, IPC_SYNC_WAIT, s);
     sync_progress(mo);
+    return NS_OK;
+}
+
+static bool needs_sync(const struct memobj *mo)
+{
+    return mo->track_dirty && (mo->dirty || mo->writes_inflight || mo->unflushed);
+}
+
+void sys_memobj_sync(struct hart *h, struct thread *t)
+{
+    unsigned long *r = t->ctx.regs;
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(t, r[10], NS_RIGHT_WRITE, &mo);
+    if (e == NS_OK && needs_sync(mo))
+        e = sync_begin(h, t, mo, false);
+    else if (e == NS_OK) /* nothing the kernel holds is newer than the disk */
+        r[10] = NS_OK;
+    if (e != NS_OK)
+        r[10] = (unsigned long)e;
+}
+
+bool memobj_shutdown_writeback(struct hart *h, struct thread *t)
+{
+    /* One object at a time; each completed sync re-runs the shutdown,
+     * which finds the next. A disk that keeps failing cannot hold the
+     * machine up for ever: after enough rounds the rest is reported. */
+    static unsigned rounds;
+    uint64_t left = 0;
+    for (struct memobj *mo = mapped_list; mo; mo = mo->mapped_next) {
+        if (!needs_sync(mo))
+            continue;
+        if (rounds < 64) {
+            rounds++;
+            return sync_begin(h, t, mo, true) == NS_OK;
+        }
+        left += mo->dirty;
+    }
+    if (left)
+        kprintf("memobj: shutdown: %lu dirty pages could not be written\n", (unsigned long)left);
+    return false;
 }
 
 void memobj_sync_cancel(struct thread *t)
@@ -1319,6 +1378,27 @@ static void watermarks(void)
     high_water = 2 * low_water;
 }
 
+/* Would charging `bytes` to `b` take it (or a bank above it) past its
+ * limit? */
+static bool bank_tight(const struct bank *b, uint64_t bytes)
+{
+    for (; b; b = b->parent)
+        if (b->limit_bytes != UINT64_MAX && b->used_bytes + bytes > b->limit_bytes)
+            return true;
+    return false;
+}
+
+/* Sweep the clock for `want` pages (freed now or being written). */
+static uint64_t reclaim_pages(uint64_t want)
+{
+    static const struct clock_ops ops = {.referenced = clock_referenced, .reclaim = clock_reclaim};
+    struct clock_result r;
+    clock_scan(&page_clock, want, 2 * page_clock.pages + 1, &ops, &r);
+    if (r.freed == 0 && r.writing == 0 && pageout_writes_inflight == 0)
+        memobj_discard_all_maps(); /* nothing else to give: the maps' frames */
+    return r.freed;
+}
+
 uint64_t memobj_reclaim(void)
 {
     watermarks();
@@ -1330,12 +1410,7 @@ uint64_t memobj_reclaim(void)
     uint64_t coming = pageout_writes_inflight * MAP_IO_MAX_PAGES / 2;
     if (coming >= want)
         return 0;
-    static const struct clock_ops ops = {.referenced = clock_referenced, .reclaim = clock_reclaim};
-    struct clock_result r;
-    clock_scan(&page_clock, want - coming, 2 * page_clock.pages + 1, &ops, &r);
-    if (r.freed == 0 && r.writing == 0 && pageout_writes_inflight == 0)
-        memobj_discard_all_maps(); /* nothing else to give: the maps' frames */
-    return r.freed;
+    return reclaim_pages(want - coming);
 }
 
 /* The fault found no frame for a read: if pageout is writing pages out,
@@ -1436,10 +1511,12 @@ static __attribute__((noinline)) int fault_missing(struct hart *h, struct thread
         enum ns_error e = NS_ERR_DEAD_OBJECT;
         uint32_t flags = NS_PAGE_REQ_NO_MAP;
         memobj_reclaim(); /* before it takes frames: nothing when memory is plenty */
+        if (mo->track_dirty && bank_tight(mo->obj.bank, (mo->readahead_pages + 64) * PAGE_SIZE))
+            reclaim_pages(mo->readahead_pages + 64); /* its bank is nearly full: make room */
         if (has_map(mo)) {
             r = map_fault(mo, page, &flags, &io, &e);
             if (!r && flags == 0) { /* the map covers it, but no memory to read it into */
-                if (e == NS_ERR_NO_MEMORY && wait_for_memory(h, t))
+                if ((e == NS_ERR_NO_MEMORY || e == NS_ERR_NO_QUOTA) && wait_for_memory(h, t))
                     return 0;
                 *aux = e;
                 return NS_FAULT_MANAGER;
@@ -1487,8 +1564,19 @@ int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_acces
         return NS_FAULT_RANGE;
     /* Minor fault: the object has the page; map it here too. */
     struct cache_page *cp = page_cache_lookup(&mo->cache, page);
-    if (cp)
-        return map_cached(mo, cp, as, vpage, m->rights, access, aux);
+    if (cp) {
+        int k = map_cached(mo, cp, as, vpage, m->rights, access, aux);
+        if (k == NS_FAULT_MANAGER && mo->track_dirty) {
+            /* A full bank (a page table, a reverse-map entry): page out
+             * and try once more - never this page, pinned meanwhile. */
+            uint32_t pinned = cp->flags & PC_PINNED;
+            cp->flags |= PC_PINNED;
+            reclaim_pages(64);
+            cp->flags = (cp->flags & ~PC_PINNED) | pinned;
+            k = map_cached(mo, cp, as, vpage, m->rights, access, aux);
+        }
+        return k;
+    }
     return fault_missing(h, t, mo, page, va, access, aux);
 }
 

@@ -139,6 +139,10 @@ uint64_t memobj_discard_all_maps(void);
 /* NS_SYS_MEMOBJ_SYNC: the caller blocks until every dirty page the map
  * covers is written and the devices flushed (or returns at once). */
 void sys_memobj_sync(struct hart *h, struct thread *t);
+/* A clean shutdown by `t`: true when `t` now waits for an object's dirty
+ * pages to be written and flushed, and re-runs its system call once they
+ * are; false when nothing is left to write. */
+bool memobj_shutdown_writeback(struct hart *h, struct thread *t);
 /* `t` waits in a sync and is being suspended or destroyed. */
 void memobj_sync_cancel(struct thread *t);
 /* `t` waits for memory to be paged out and is being suspended or

@@ -67,7 +67,12 @@ static enum ns_error sys_debug_write(uint64_t ubuf, uint64_t len)
     return NS_OK;
 }
 
-static enum ns_error sys_shutdown(struct thread *t, uint64_t slot, uint64_t reason)
+/* A handler's return value when it has set the caller's registers (or
+ * blocked it) itself. */
+#define RESULT_WRITTEN NS_ERR_COUNT
+
+static enum ns_error sys_shutdown(struct hart *h, struct thread *t, uint64_t slot,
+                                  uint64_t reason)
 {
     struct cap_slot *c;
     enum ns_error e = obj_lookup(t, slot, NS_CAP_MACHINE, NS_RIGHT_WRITE, &c);
@@ -75,6 +80,12 @@ static enum ns_error sys_shutdown(struct thread *t, uint64_t slot, uint64_t reas
         return e;
     if (reason > 1)
         return NS_ERR_INVALID_ARG;
+    /* A clean shutdown loses nothing: dirty pages of disk-backed objects
+     * are written and flushed first, the caller waiting, its call re-run. */
+    if (reason == 0 && memobj_shutdown_writeback(h, t)) {
+        t->ctx.sepc -= 4;
+        return RESULT_WRITTEN;
+    }
     machine_shutdown(reason ? SHUTDOWN_FAILURE : SHUTDOWN_OK);
 }
 
@@ -174,7 +185,7 @@ static enum ns_error do_debug_write(struct args *a)
 }
 static enum ns_error do_shutdown(struct args *a)
 {
-    return sys_shutdown(a->t, A0, A1);
+    return sys_shutdown(a->h, a->t, A0, A1);
 }
 static enum ns_error do_nop(struct args *a)
 {
@@ -317,7 +328,6 @@ static enum ns_error do_thread_info(struct args *a)
 
 /* IPC calls write their own results: at once, or when the thread is woken
  * (a blocked thread's a0 must not be touched now). */
-#define RESULT_WRITTEN NS_ERR_COUNT
 
 static enum ns_error do_send(struct args *a)
 {
