@@ -18,6 +18,10 @@
  * wait for the device), and they subtract what the hart counted idle; in
  * every other window some thread is runnable, so the kernel never idles.
  *
+ * `bench_group=throughput` on the command line runs the other group
+ * instead: wall-clock MB/s of sequential disk reads (near the end of this
+ * file), for a boot without icount.
+ *
  * Threads the benchmarks start share our address space and capability
  * space and run at our priority (they inherit it). */
 #include <stdbool.h>
