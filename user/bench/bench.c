@@ -942,9 +942,11 @@ static long tp_seqread_raw_qd32(uint64_t *us, uint64_t *digest)
     /* The window starts before the first reader does: thread start-up is
      * part of reading at depth 32 this way, and a few microseconds. */
     uint64_t t0 = ns_clock_us();
-    for (; started < QD && e == NS_OK; started++)
+    while (started < QD && e == NS_OK) {
         e = ns_thread_start_fn(S_WORKER + started, raw_reader,
                                (uint64_t)(uintptr_t)&reader_stack[started][512], started);
+        started += e == NS_OK; /* only those running will say they are done */
+    }
     uint64_t bits;
     while (__atomic_load_n(&qd_done, __ATOMIC_ACQUIRE) < started)
         if (ns_wait(S_DONE, &bits) != NS_OK)
