@@ -770,9 +770,10 @@ static const struct bench benches[] = {
  * slow spell of the host falls on every figure alike.
  *
  * Every run starts with nothing of the range in memory: the fault figures
- * read a fresh object each time (the kernel cannot yet drop the clean pages
- * of a live object), and the raw reads go through the kernel's bounce
- * pages, which cache nothing. Each run also folds the first word of every
+ * read a fresh object each time (rather than evicting the last one's
+ * pages: nothing of the run before - pages, requests, the page clock's
+ * view of them - can remain), and the raw reads go through the kernel's
+ * bounce pages, which cache nothing. Each run also folds the first word of every
  * page it read into a digest; runs that disagree read the wrong data, which
  * is an error rather than a number. */
 
