@@ -18,6 +18,10 @@
  * wait for the device), and they subtract what the hart counted idle; in
  * every other window some thread is runnable, so the kernel never idles.
  *
+ * `bench_group=throughput` on the command line runs the other group
+ * instead: wall-clock MB/s of sequential disk reads (near the end of this
+ * file), for a boot without icount.
+ *
  * Threads the benchmarks start share our address space and capability
  * space and run at our priority (they inherit it). */
 #include <stdbool.h>
@@ -45,7 +49,10 @@ enum {
     S_ROOT,                        /* their storage map's root frame */
     S_SCRATCH,
     S_MGR_BUF, /* the disk manager's buffer frame */
+    S_DONE,    /* seqread_raw_qd32_mbps: its readers signal here when done */
+    S_PARK,    /* and then wait on this one, never signalled */
     S_LAST,
+    S_WORKER = 64, /* S_WORKER + i: reader i of seqread_raw_qd32_mbps */
 };
 
 #define MAP_VA    0x20000000ull /* frame_map maps here */
@@ -605,6 +612,12 @@ static long disk_object(void)
         e = ns_notification_create(NS_SLOT_ROOT_BANK, S_NTFN);
     if (e == NS_OK)
         e = ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, MO_PAGES * 4096ull, S_NTFN);
+    /* No request deadline: under icount with sleep=off an idle hart's
+     * clock jumps to its next timer, so while the host takes its time
+     * over a read, guest time can pass the default second and fail the
+     * request the manager is reading for (its supply then finds none). */
+    if (e == NS_OK)
+        e = ns_memobj_set_deadline(S_MO, 0);
     return e;
 }
 
@@ -682,15 +695,24 @@ static void disk_manager(unsigned long unused)
         if (ns_memobj_requests(S_MO, req, 16, &n) != NS_OK)
             fail_from_thread("bench: disk manager: reading requests failed\n");
         long e = NS_OK;
+        const char *what = "read";
         for (unsigned long i = 0; i < n && e == NS_OK; i++) {
             e = ns_diskrange_read(S_KEY, req[i].first_page * 8, 8, buf);
             bool wait = i == n - 1 && n < 16;
+            what = wait ? "supply and wait" : "supply";
             if (e == NS_OK)
                 e = wait ? ns_memobj_supply_wait(S_MO, req[i].first_page, 1, buf, S_NTFN, &bits)
                          : ns_memobj_supply(S_MO, req[i].first_page, 1, buf);
+            else
+                what = "read";
+            if (e != NS_OK) {
+                char msg[128];
+                snprintf(msg, sizeof(msg),
+                         "bench: disk manager: %s of page %lu (request %lu of %lu) failed: %s\n",
+                         what, (unsigned long)req[i].first_page, i + 1, n, ns_strerror(e));
+                fail_from_thread(msg);
+            }
         }
-        if (e != NS_OK)
-            fail_from_thread("bench: disk manager: read or supply failed\n");
         if (n == 0 && ns_wait(S_NTFN, &bits) != NS_OK)
             fail_from_thread("bench: disk manager: wait failed\n");
     }
@@ -735,6 +757,222 @@ static const struct bench benches[] = {
     {"fault_manager_disk", bench_fault_manager_disk, 1000, 1},
 };
 
+/* ---- throughput: sequential reads of the disk, in wall-clock time ----
+ *
+ * `bench_group=throughput` on the command line runs these instead of the
+ * instruction counts: scripts/bench boots a second time for them, without
+ * -icount (which would make the device's time meaningless), with a disk of
+ * at least SEQ_BYTES of random data and memory for a SEQ_BYTES object. Each
+ * run of a figure reads the disk's first SEQ_BYTES once and is timed with
+ * ns_clock_us, which follows host time without icount; the figure is MB/s
+ * (10^6 bytes a second, as selftest=blkbench reports). Runs go in rounds,
+ * one of each figure per round after an uncounted round of warm-up, so a
+ * slow spell of the host falls on every figure alike.
+ *
+ * Every run starts with nothing of the range in memory: the fault figures
+ * read a fresh object each time (rather than evicting the last one's
+ * pages: nothing of the run before - pages, requests, the page clock's
+ * view of them - can remain), and the raw reads go through the kernel's
+ * bounce pages, which cache nothing. Each run also folds the first word of every
+ * page it read into a digest; runs that disagree read the wrong data, which
+ * is an error rather than a number. */
+
+#define SEQ_BYTES       (64ull << 20)
+#define SEQ_PAGES       (SEQ_BYTES / 4096)
+#define SEQ_SECTORS     (SEQ_BYTES / 512)
+#define SEQ_VA          0x40000000ull /* the fault figures' object maps here */
+#define SEQ_HEIGHT      4             /* map slots of 16^3 pages, each one key */
+#define SEQ_SLOT_PAGES  4096ull
+#define SEQ_SLOTS       (SEQ_PAGES / SEQ_SLOT_PAGES)
+#define CHUNK_SECTORS   NS_DISK_IO_MAX_SECTORS /* one raw read */
+#define CHUNK_BYTES     (CHUNK_SECTORS * 512)
+#define CHUNK_PAGES     (CHUNK_BYTES / 4096)
+#define SEQ_CHUNKS      (SEQ_SECTORS / CHUNK_SECTORS)
+#define QD              32 /* readers of seqread_raw_qd32_mbps */
+/* The fault path's readahead for seqread_fault_mbps: a fault reads as
+ * much as one raw read does, so it compares with seqread_raw_qd1_mbps
+ * request for request (one thread faulting has one read in flight). */
+#define SEQ_READAHEAD   CHUNK_PAGES
+#define SEQ_READAHEAD_MAX 64 /* NS_MEMOBJ_CTL_READAHEAD's limit */
+
+_Static_assert(SEQ_SLOTS >= 1 && SEQ_SLOTS <= 16 && SEQ_PAGES % SEQ_SLOT_PAGES == 0,
+               "the map is one frame of whole slots");
+_Static_assert(SEQ_SLOT_PAGES == 1ull << (4 * (SEQ_HEIGHT - 1)), "a root slot's span");
+_Static_assert(SEQ_SECTORS % CHUNK_SECTORS == 0, "whole raw reads");
+_Static_assert(SEQ_READAHEAD >= 1 && SEQ_READAHEAD <= SEQ_READAHEAD_MAX, "a valid readahead");
+
+/* The raw readers' buffers and stacks: in our image, resident from boot.
+ * The kernel copies a read out through page-table entries that exist, so
+ * they are touched before the first run. */
+static uint8_t chunk_buf[QD][CHUNK_BYTES] __attribute__((aligned(4096)));
+static uint64_t reader_stack[QD][512] __attribute__((aligned(16)));
+
+/* A read-only key for the range; the disk must hold it. */
+static long seq_key(void)
+{
+    if (ns_bootinfo->disk_count == 0 || ns_bootinfo->disks[0].sectors < SEQ_SECTORS) {
+        printf("bench: the throughput figures need a disk of %lu MiB or more\n",
+               (unsigned long)(SEQ_BYTES >> 20));
+        return NS_ERR_BAD_STATE;
+    }
+    return ns_diskrange_derive(NS_SLOT_DISK0, S_KEY, 0, SEQ_SECTORS, NS_RIGHT_READ);
+}
+
+/* The first word of each page of a raw read's buffer. */
+static uint64_t fold_chunk(const uint8_t *buf)
+{
+    uint64_t x = 0;
+    for (unsigned p = 0; p < CHUNK_PAGES; p++)
+        x ^= *(const volatile uint64_t *)(buf + p * 4096);
+    return x;
+}
+
+/* A fresh object whose storage map puts page p at sector 8p of the
+ * range; no manager thread: a request to it would be a kernel bug the
+ * stats check below reports (or, had it blocked, scripts/bench's timeout).
+ * The window holds one load per page, in order: a major fault on the first
+ * page of each readahead run (walk, frames, the device's read, the
+ * completion mapping the page) and minor faults on the rest. */
+static long seqread_fault(unsigned readahead, uint64_t *us, uint64_t *digest)
+{
+    long e = ns_memobj_create(NS_SLOT_ROOT_BANK, S_MO, SEQ_BYTES, S_NTFN);
+    if (e == NS_OK)
+        e = ns_objframe_create(NS_SLOT_ROOT_BANK, S_ROOT);
+    for (unsigned i = 0; i < SEQ_SLOTS && e == NS_OK; i++) {
+        e = ns_diskrange_derive(S_KEY, S_SCRATCH, i * SEQ_SLOT_PAGES * 8, SEQ_SLOT_PAGES * 8,
+                                NS_RIGHT_READ);
+        if (e == NS_OK)
+            e = ns_objframe_store(S_ROOT, i, S_SCRATCH, NS_RIGHTS_ALL);
+        ns_cap_delete(S_SCRATCH);
+    }
+    if (e == NS_OK)
+        e = ns_memobj_set_map(S_MO, S_ROOT, SEQ_HEIGHT);
+    if (e == NS_OK)
+        e = ns_memobj_control(S_MO, NS_MEMOBJ_CTL_READAHEAD, readahead, NULL);
+    if (e == NS_OK)
+        e = ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, SEQ_VA, 0, SEQ_PAGES, NS_RIGHT_READ, NULL);
+    if (e == NS_OK) {
+        uint64_t x = 0, t0 = ns_clock_us();
+        for (uint64_t p = 0; p < SEQ_PAGES; p++)
+            x ^= *(volatile uint64_t *)(uintptr_t)(SEQ_VA + p * 4096);
+        *us = ns_clock_us() - t0;
+        *digest = x;
+        struct ns_memobj_stats st;
+        e = ns_memobj_stats(S_MO, &st);
+        if (e == NS_OK && (st.requests_made != 0 || st.map_pages_read != SEQ_PAGES)) {
+            printf("bench: the fault run made %lu manager requests and read %lu pages\n",
+                   (unsigned long)st.requests_made, (unsigned long)st.map_pages_read);
+            e = NS_ERR_BAD_STATE;
+        }
+        ns_memobj_unmap(NS_SLOT_SELF_ASPACE, SEQ_VA, SEQ_PAGES);
+    }
+    /* Deleting the last capabilities destroys the object with its pages
+     * and (through the kernel's copy going too) the map's frame. */
+    ns_cap_delete(S_ROOT);
+    ns_cap_delete(S_MO);
+    return e;
+}
+
+static long tp_seqread_fault(uint64_t *us, uint64_t *digest)
+{
+    return seqread_fault(SEQ_READAHEAD, us, digest);
+}
+
+static long tp_seqread_fault_ra64(uint64_t *us, uint64_t *digest)
+{
+    return seqread_fault(SEQ_READAHEAD_MAX, us, digest);
+}
+
+/* Queue depth 1: one thread, one read of CHUNK_SECTORS at a time, each a
+ * system call that blocks until the data is copied out to the buffer. */
+static long tp_seqread_raw_qd1(uint64_t *us, uint64_t *digest)
+{
+    long e = NS_OK;
+    uint64_t x = 0, t0 = ns_clock_us();
+    for (uint64_t c = 0; c < SEQ_CHUNKS && e == NS_OK; c++) {
+        e = ns_diskrange_read(S_KEY, c * CHUNK_SECTORS, CHUNK_SECTORS, chunk_buf[0]);
+        x ^= fold_chunk(chunk_buf[0]);
+    }
+    *us = ns_clock_us() - t0;
+    *digest = x;
+    return e;
+}
+
+/* Queue depth 32: QD threads, each taking the next unread chunk and
+ * reading it as seqread_raw_qd1_mbps does, so QD reads are outstanding
+ * at once (the kernel takes any number of blocking reads; the driver
+ * holds those its queue has no descriptors for and starts them as others
+ * complete). */
+static uint64_t qd_next, qd_done, qd_digest;
+static long qd_error;
+
+static void raw_reader(unsigned long i)
+{
+    uint64_t x = 0;
+    for (;;) {
+        uint64_t c = __atomic_fetch_add(&qd_next, 1, __ATOMIC_RELAXED);
+        if (c >= SEQ_CHUNKS)
+            break;
+        long e = ns_diskrange_read(S_KEY, c * CHUNK_SECTORS, CHUNK_SECTORS, chunk_buf[i]);
+        if (e != NS_OK) {
+            __atomic_store_n(&qd_error, e, __ATOMIC_RELAXED);
+            __atomic_store_n(&qd_next, SEQ_CHUNKS, __ATOMIC_RELAXED); /* the others stop too */
+            break;
+        }
+        x ^= fold_chunk(chunk_buf[i]);
+    }
+    __atomic_fetch_xor(&qd_digest, x, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&qd_done, 1, __ATOMIC_RELEASE);
+    ns_signal(S_DONE);
+    /* Wait here to be deleted rather than exit: the kernel logs every
+     * exit on the console, which would be in the other readers' time. */
+    uint64_t bits;
+    ns_wait(S_PARK, &bits);
+    fail_from_thread("bench: a raw reader was woken\n");
+}
+
+static long tp_seqread_raw_qd32(uint64_t *us, uint64_t *digest)
+{
+    qd_next = qd_done = qd_digest = 0;
+    qd_error = NS_OK;
+    long e = NS_OK;
+    unsigned made = 0, started = 0;
+    for (; made < QD && e == NS_OK; made++)
+        e = ns_thread_create(NS_SLOT_ROOT_BANK, S_WORKER + made, NS_SLOT_SELF_CSPACE,
+                             NS_SLOT_SELF_ASPACE);
+    /* The window starts before the first reader does: thread start-up is
+     * part of reading at depth 32 this way, and a few microseconds. */
+    uint64_t t0 = ns_clock_us();
+    while (started < QD && e == NS_OK) {
+        e = ns_thread_start_fn(S_WORKER + started, raw_reader,
+                               (uint64_t)(uintptr_t)&reader_stack[started][512], started);
+        started += e == NS_OK; /* only those running will say they are done */
+    }
+    uint64_t bits;
+    while (__atomic_load_n(&qd_done, __ATOMIC_ACQUIRE) < started)
+        if (ns_wait(S_DONE, &bits) != NS_OK)
+            break;
+    *us = ns_clock_us() - t0;
+    *digest = qd_digest;
+    for (unsigned i = 0; i < made; i++)
+        ns_cap_delete(S_WORKER + i);
+    return e != NS_OK ? e : qd_error;
+}
+
+struct tp_figure {
+    const char *name;
+    long (*run)(uint64_t *us, uint64_t *digest);
+    unsigned readahead; /* the fault path's, reported with it; 0: not a fault figure */
+};
+
+static const struct tp_figure tp_figures[] = {
+    {"seqread_fault_mbps", tp_seqread_fault, SEQ_READAHEAD},
+    {"seqread_raw_qd1_mbps", tp_seqread_raw_qd1, 0},
+    {"seqread_raw_qd32_mbps", tp_seqread_raw_qd32, 0},
+    {"seqread_fault_ra64_mbps", tp_seqread_fault_ra64, SEQ_READAHEAD_MAX},
+};
+#define TP_COUNT (sizeof(tp_figures) / sizeof(tp_figures[0]))
+
 /* The value of `key` (e.g. "bench=") in the kernel command line, or NULL:
  * it runs to the next space. */
 static const char *cmdline_word(const char *key)
@@ -778,6 +1016,93 @@ static void report(const char *name, uint64_t *s, unsigned n, unsigned per)
            extra);
 }
 
+/* ---- the throughput runner ---- */
+
+#define TP_WARMUP   1 /* rounds run first and not counted */
+#define TP_RUNS     11 /* counted rounds (bench_n=N for another number) */
+#define TP_MAX_RUNS 32
+
+static uint64_t tp_samples[TP_COUNT][TP_MAX_RUNS]; /* tenths of MB/s */
+
+/* Tenths of MB/s as a JSON number: "123.4". */
+static const char *tenths(char *buf, size_t len, uint64_t t)
+{
+    snprintf(buf, len, "%lu.%lu", (unsigned long)(t / 10), (unsigned long)(t % 10));
+    return buf;
+}
+
+/* As report(), in MB/s; a fault figure says which readahead it used. */
+static void report_mbps(const struct tp_figure *f, uint64_t *s, unsigned n)
+{
+    qsort(s, n, sizeof(*s), cmp_u64);
+    char med[24], lo[24], hi[24], extra[32] = "";
+    if (f->readahead)
+        snprintf(extra, sizeof(extra), ", \"readahead\": %u", f->readahead);
+    printf("BENCH {\"name\": \"%s\", \"median\": %s, \"min\": %s, \"max\": %s, \"n\": %u, "
+           "\"unit\": \"MB/s\"%s}\n",
+           f->name, tenths(med, sizeof(med), s[(n - 1) / 2]), tenths(lo, sizeof(lo), s[0]),
+           tenths(hi, sizeof(hi), s[n - 1]), n, extra);
+}
+
+/* Run the throughput figures (`only`: just that one) `runs` times each;
+ * returns how many failed. */
+static unsigned run_throughput(const char *only, unsigned runs)
+{
+    bool on[TP_COUNT];
+    unsigned count = 0, failed = 0, got[TP_COUNT] = {0};
+    for (unsigned i = 0; i < TP_COUNT; i++) {
+        on[i] = !only || word_is(only, tp_figures[i].name);
+        count += on[i];
+    }
+    printf("bench: %u metrics, wall clock: %u runs each (after %u of warm-up) of %lu MiB\n",
+           count, runs, TP_WARMUP, (unsigned long)(SEQ_BYTES >> 20));
+    long e = seq_key();
+    if (e == NS_OK)
+        e = ns_notification_create(NS_SLOT_ROOT_BANK, S_NTFN);
+    if (e == NS_OK)
+        e = ns_notification_create(NS_SLOT_ROOT_BANK, S_DONE);
+    if (e == NS_OK)
+        e = ns_notification_create(NS_SLOT_ROOT_BANK, S_PARK);
+    if (e != NS_OK) {
+        printf("bench: throughput set-up failed: %s\n", ns_strerror(e));
+        clear_slots();
+        return count;
+    }
+    ns_touch(chunk_buf, sizeof(chunk_buf), 1);
+    ns_touch(reader_stack, sizeof(reader_stack), 1);
+    uint64_t want = 0;
+    bool have_want = false;
+    for (unsigned round = 0; round < TP_WARMUP + runs; round++) {
+        for (unsigned i = 0; i < TP_COUNT; i++) {
+            if (!on[i])
+                continue;
+            uint64_t us = 0, digest = 0;
+            e = tp_figures[i].run(&us, &digest);
+            if (e == NS_OK && have_want && digest != want) {
+                printf("bench: %s read other data than the runs before it (digest %#lx, not "
+                       "%#lx)\n",
+                       tp_figures[i].name, (unsigned long)digest, (unsigned long)want);
+                e = NS_ERR_BAD_STATE;
+            }
+            if (e != NS_OK) {
+                printf("bench: %s failed: %s\n", tp_figures[i].name, ns_strerror(e));
+                on[i] = false;
+                failed++;
+                continue;
+            }
+            want = digest;
+            have_want = true;
+            if (round >= TP_WARMUP)
+                tp_samples[i][got[i]++] = SEQ_BYTES * 10 / (us ? us : 1);
+        }
+    }
+    for (unsigned i = 0; i < TP_COUNT; i++)
+        if (on[i])
+            report_mbps(&tp_figures[i], tp_samples[i], got[i]);
+    clear_slots();
+    return failed;
+}
+
 /* What an empty rdinstret pair counts (1 on QEMU: the first read itself):
  * the least of many, so a timer interrupt in one of them does not count. */
 static uint64_t measure_pair_cost(void)
@@ -798,15 +1123,24 @@ int main(void)
         printf("bench: must run as the first program (--init bench)\n");
         return 1;
     }
+    /* `bench=NAME` on the kernel command line runs only that metric, and
+     * `bench_n=N` takes N samples (scripts/profile uses both), or with
+     * `bench_group=throughput` makes N runs of each throughput figure. */
+    const char *only = cmdline_word("bench=");
+    const char *n_word = cmdline_word("bench_n=");
+    const char *group = cmdline_word("bench_group=");
+    unsigned n_override = n_word ? (unsigned)strtoul(n_word, NULL, 10) : 0;
+    unsigned failed = 0;
+    if (group && word_is(group, "throughput")) {
+        unsigned runs = n_override ? n_override : TP_RUNS;
+        failed = run_throughput(only, runs < TP_MAX_RUNS ? runs : TP_MAX_RUNS);
+        printf("bench: done, %u failed\n", failed);
+        ns_shutdown(NS_SLOT_MACHINE, failed ? 1 : 0);
+        return 1;
+    }
     pair_cost = measure_pair_cost();
     printf("bench: %u metrics, rdinstret pair costs %lu (subtracted)\n",
            (unsigned)(sizeof(benches) / sizeof(benches[0])), (unsigned long)pair_cost);
-    /* `bench=NAME` on the kernel command line runs only that metric, and
-     * `bench_n=N` takes N samples (scripts/profile uses both). */
-    const char *only = cmdline_word("bench=");
-    const char *n_word = cmdline_word("bench_n=");
-    unsigned n_override = n_word ? (unsigned)strtoul(n_word, NULL, 10) : 0;
-    unsigned failed = 0;
     for (unsigned i = 0; i < sizeof(benches) / sizeof(benches[0]); i++) {
         const struct bench *b = &benches[i];
         if (only && !word_is(only, b->name))
