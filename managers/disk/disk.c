@@ -537,7 +537,8 @@ static void mount(void)
     }
     struct dt_mount_report rep;
     mount_result = dt_mount(&io, key_sectors, scratch, &table, &rep);
-    if (mount_result == DT_ERR_MAGIC && (ns_start_arg & DISK_ARG_FORMAT)) {
+    const struct ns_procinfo *pi = ns_procinfo();
+    if (mount_result == DT_ERR_MAGIC && pi && (pi->arg & DISK_ARG_FORMAT)) {
         mount_result = dt_format(&io, key_sectors, scratch, &table);
         formatted = mount_result == DT_OK;
     }

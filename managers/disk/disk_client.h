@@ -123,6 +123,7 @@ static inline long disk_delete(unsigned long ep, uint64_t id, uint32_t *dt)
 static inline long disk_stat(unsigned long ep, uint64_t id, struct disk_stat *st)
 {
     struct ns_msg m = {.info = NS_MSG_INFO(DISK_STAT, 1, 0), .w = {id}};
+    *st = (struct disk_stat){0}; /* always written: zeros on error */
     long e = disk_call_cap(ep, &m, 0);
     if (e != NS_OK)
         return e;
@@ -147,8 +148,9 @@ static inline long disk_list(unsigned long ep, uint64_t first, uint64_t *ids, ui
                              unsigned max, unsigned *n, uint64_t *total)
 {
     struct ns_msg m = {.info = NS_MSG_INFO(DISK_LIST, 1, 0), .w = {first}};
-    long e = disk_call_cap(ep, &m, 0);
     *n = 0;
+    *total = 0;
+    long e = disk_call_cap(ep, &m, 0);
     if (e != NS_OK)
         return e;
     const uint64_t *mr = ns_ipc_buffer()->mr;
@@ -167,6 +169,7 @@ static inline long disk_list(unsigned long ep, uint64_t first, uint64_t *ids, ui
 static inline long disk_stats(unsigned long ep, struct disk_stats *s)
 {
     struct ns_msg m = {.info = NS_MSG_INFO(DISK_STATS, 0, 0)};
+    *s = (struct disk_stats){0}; /* always written: zeros on error */
     long e = disk_call_cap(ep, &m, 0);
     if (e != NS_OK)
         return e;

@@ -12,6 +12,9 @@
  *                                          compares pattern objects with the pattern
  *   mkdisk extract IMG ID OUT              an object's bytes into OUT
  *
+ * `--offset SECTORS` before the command puts the range the table describes
+ * that far into the image (a manager given a sub-range key).
+ *
  * Data is written and synced before the table that points at it, as the
  * manager does, so an interrupted add leaves the old table. Exit status: 0
  * ok, 1 failure (a bad image, a failed check), 2 usage. */
@@ -28,7 +31,7 @@
 #include "managers/disk/disk_table.h"
 
 static int fd = -1;
-static uint64_t img_sectors;
+static uint64_t img_sectors, base; /* the range: sectors [base, base + img_sectors) */
 static uint8_t scratch[DT_TABLE_BYTES];
 static struct dt_table table;
 
@@ -36,14 +39,14 @@ static int f_read(void *ctx, uint64_t sector, uint32_t count, void *buf)
 {
     (void)ctx;
     size_t len = (size_t)count * DT_SECTOR_SIZE;
-    return pread(fd, buf, len, (off_t)(sector * DT_SECTOR_SIZE)) == (ssize_t)len ? 0 : -1;
+    return pread(fd, buf, len, (off_t)((base + sector) * DT_SECTOR_SIZE)) == (ssize_t)len ? 0 : -1;
 }
 
 static int f_write(void *ctx, uint64_t sector, uint32_t count, const void *buf)
 {
     (void)ctx;
     size_t len = (size_t)count * DT_SECTOR_SIZE;
-    return pwrite(fd, buf, len, (off_t)(sector * DT_SECTOR_SIZE)) == (ssize_t)len ? 0 : -1;
+    return pwrite(fd, buf, len, (off_t)((base + sector) * DT_SECTOR_SIZE)) == (ssize_t)len ? 0 : -1;
 }
 
 static int f_flush(void *ctx)
@@ -56,7 +59,8 @@ static const struct dt_io io = {NULL, f_read, f_write, f_flush};
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: mkdisk create IMG SIZE\n"
+    fprintf(stderr, "usage: mkdisk [--offset SECTORS] COMMAND ...\n"
+                    "       mkdisk create IMG SIZE\n"
                     "       mkdisk add IMG ID LENGTH [--from FILE | --pattern SEED]\n"
                     "       mkdisk rm IMG ID\n"
                     "       mkdisk ls IMG\n"
@@ -99,6 +103,11 @@ static int open_image(const char *path, int flags)
         return -1;
     }
     img_sectors = (uint64_t)st.st_size / DT_SECTOR_SIZE;
+    if (base >= img_sectors) {
+        fprintf(stderr, "mkdisk: %s: offset past the image\n", path);
+        return -1;
+    }
+    img_sectors -= base;
     return 0;
 }
 
@@ -161,8 +170,12 @@ static int cmd_create(int argc, char **argv)
     uint64_t size;
     if (argc != 2 || parse_size(argv[1], &size))
         return usage();
-    fd = open(argv[0], O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || ftruncate(fd, (off_t)size)) {
+    /* With an offset the image may hold other data: only grow it. */
+    fd = open(argv[0], O_RDWR | O_CREAT | (base ? 0 : O_TRUNC), 0644);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) ||
+        ((uint64_t)st.st_size < (base * DT_SECTOR_SIZE + size) &&
+         ftruncate(fd, (off_t)(base * DT_SECTOR_SIZE + size)))) {
         fprintf(stderr, "mkdisk: %s: %s\n", argv[0], strerror(errno));
         return 1;
     }
@@ -351,6 +364,12 @@ static int cmd_extract(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && !strcmp(argv[1], "--offset")) {
+        if (parse_size(argv[2], &base) || base > UINT64_MAX / DT_SECTOR_SIZE / 2)
+            return usage();
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 3)
         return usage();
     static const struct {

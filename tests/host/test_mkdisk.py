@@ -84,6 +84,17 @@ out = run("check", IMG)
 expect(f"copy {newest}: checksum mismatch" in out and
        f"copy {1 - newest}: ok, generation {gen - 1} (mounted)" in out, "falls back to older copy")
 expect("id 11 " not in run("ls", IMG), "older table has no object 11")
+# --offset: a table in a sub-range of a bigger image leaves the rest alone.
+SUB = os.path.join(WORK, "sub.img")
+with open(SUB, "wb") as f:
+    f.write(b"\xaa" * (1 << 20))
+run("--offset", 1024, "create", SUB, "2M")
+expect(os.path.getsize(SUB) == 1024 * 512 + (2 << 20), "offset image grown")
+expect(open(SUB, "rb").read(1024 * 512) == b"\xaa" * (1024 * 512), "before the offset untouched")
+run("--offset", 1024, "add", SUB, 1, 9000, "--pattern", 1)
+expect("check ok" in run("--offset", 1024, "check", SUB, "--data"), "offset check")
+run("ls", SUB, status=1)  # no table at sector 0
+run("--offset", "1G", "ls", SUB, status=1)
 # Errors: usage 2, failures 1.
 run("add", IMG, 7, 10, status=1)  # exists
 run("rm", IMG, 12345, status=1)
