@@ -542,13 +542,18 @@ static void mount(void)
         mount_result = dt_format(&io, key_sectors, scratch, &table);
         formatted = mount_result == DT_OK;
     }
-    if (mount_result == DT_OK)
+    if (mount_result == DT_OK) {
         printf("disk: disk %lu sectors %lu+%lu: %s, generation %lu, %u objects, %lu sectors "
                "free\n",
                (unsigned long)disk, (unsigned long)first, (unsigned long)key_sectors,
                formatted ? "formatted" : "mounted", (unsigned long)table.generation,
                (unsigned)table.count, (unsigned long)dt_free_sectors(&table));
-    else
+        /* A bad copy is what a crash during an update leaves: say so. */
+        for (int c = 0; c < 2 && !formatted; c++)
+            if (rep.copy[c] != DT_OK)
+                printf("disk: table copy %d: %s; mounted copy %d\n", c, dt_strerror(rep.copy[c]),
+                       rep.chosen);
+    } else
         printf("disk: disk %lu sectors %lu+%lu: not mounted: %s (superblock %s, copies %s, %s)\n",
                (unsigned long)disk, (unsigned long)first, (unsigned long)key_sectors,
                dt_strerror(mount_result), dt_strerror(rep.super), dt_strerror(rep.copy[0]),

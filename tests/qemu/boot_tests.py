@@ -340,7 +340,8 @@ def mkdisk(*args):
 def diskmgr_read_image(case):
     """4 MiB: pattern objects 7 (74 pages) and 3, and object 9 (70 pages)
     made after two 40-page holes were punched, with the rest of the disk
-    taken: it lands in two runs, so its storage map has several levels."""
+    taken: it lands in two runs, so its storage map has several levels.
+    Generation 10 holds those five objects."""
     d = os.path.join(IMAGES, case)
     os.makedirs(d, exist_ok=True)
     img = os.path.join(d, "objects.img")
@@ -352,6 +353,13 @@ def diskmgr_read_image(case):
     mkdisk("rm", img, 50)
     mkdisk("rm", img, 52)
     mkdisk("add", img, 9, 70 * 4096 - 1000, "--pattern", 9)
+    # One more update, torn as a crash would leave it: the copy holding it
+    # (generation 11, copy 1) is damaged, so the manager mounts generation
+    # 10 from copy 0 - without object 99.
+    mkdisk("add", img, 99, 4096)
+    with open(img, "r+b") as f:
+        f.seek((8 + 128) * SECTOR + 100)
+        f.write(b"torn write")
     return img
 
 
@@ -406,7 +414,8 @@ def diskmgr_cases(flt):
         img = diskmgr_read_image("diskmgr-read")
         cases.append(("diskmgr-read", ["--init", "disktest", "--disk", img, "--append",
                                        "disktest=read"], 0,
-                      [r"disk: disk 0 sectors 0\+8192: mounted, generation \d+, 5 objects",
+                      [r"disk: disk 0 sectors 0\+8192: mounted, generation 10, 5 objects",
+                       r"disk: table copy 1: checksum mismatch; mounted copy 0",
                        r"object 7: 74 pages in 1 runs, \d+ kernel reads, 0 manager requests",
                        r"object 3: 2 pages in 1 runs, \d+ kernel reads, 0 manager requests",
                        r"after the discard: [1-9]\d* manager requests, [1-9]\d* maps rebuilt",
