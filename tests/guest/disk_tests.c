@@ -205,6 +205,8 @@ static void test_create_delete(void)
 {
     struct disk_stats before, after;
     CHECK_OK(disk_stats(S_EP, &before));
+    uint64_t bank_before = 0, bank_after = 1, bank_during = 0;
+    CHECK_OK(ns_bank_info(S_OBJBANK, NULL, &bank_before));
     /* A new object reads as zeros, from the disk. */
     CHECK_OK(disk_create(S_EP, 500, 3 * 4096 + 10, 0, 0, S_OBJ, NULL));
     CHECK_OK(map_object(S_OBJ, 3 * 4096 + 10));
@@ -216,8 +218,13 @@ static void test_create_delete(void)
     CHECK(after.objects == before.objects + 1 && after.generation == before.generation + 1);
     CHECK(after.free_sectors == before.free_sectors - 32);
     unmap_object(3 * 4096 + 10);
-    /* Delete revokes the client's capability and frees the sectors. */
+    CHECK_OK(ns_bank_info(S_OBJBANK, NULL, &bank_during));
+    CHECK(bank_during > bank_before); /* the object, its pages, its map */
+    /* Delete revokes the client's capability and frees the sectors, and
+     * the object, its pages and its map frames leave the bank. */
     CHECK_OK(disk_delete(S_EP, 500, NULL));
+    CHECK_OK(ns_bank_info(S_OBJBANK, NULL, &bank_after));
+    CHECK(bank_after == bank_before);
     struct ns_cap_info ci;
     CHECK_ERR(ns_cap_identify(S_OBJ, &ci), NS_ERR_REVOKED);
     ns_cap_delete(S_OBJ);
