@@ -24,7 +24,10 @@
  *
  * Map frames and keys live only in the map: the manager deletes its own
  * capabilities to them once stored, so when the kernel drops the map (or
- * the object goes) the frames go back to the bank.
+ * the object goes) the frames go back to the bank. The keys are derived
+ * from one key per object covering its runs, which the manager keeps:
+ * revoking it when the object is deleted leaves no key to its sectors
+ * anywhere, before they are given to another object.
  *
  * Two threads, like the zero-fill manager: the main thread serves the
  * endpoint, the pager thread waits on the objects' notifications (64
@@ -50,6 +53,11 @@
 struct live {
     uint64_t id;
     unsigned long mgr; /* the MANAGE capability; 0: entry free */
+    /* A key of our own for the hull of the object's runs (0 for an empty
+     * object): the map's keys are derived from it, so revoking it takes
+     * every key of every map of the object at once. */
+    unsigned long key;
+    uint64_t key_first;
     uint64_t length;
     uint64_t requests, maps;
 };
@@ -133,6 +141,8 @@ static long zero_runs(const struct dt_object *o)
 struct build {
     unsigned long frames[MAX_FRAMES];
     unsigned nframes;
+    unsigned long key; /* the object's key, covering sectors from key_first */
+    uint64_t key_first;
 };
 
 static long b_frame(void *ctx, unsigned level, uint64_t *handle)
@@ -156,12 +166,13 @@ static long b_frame(void *ctx, unsigned level, uint64_t *handle)
 
 static long b_key(void *ctx, uint64_t parent, unsigned slot, uint64_t sector, uint64_t sectors)
 {
-    (void)ctx;
+    struct build *b = ctx;
     unsigned long s;
     long e = ns_slot_alloc(&s);
     if (e != NS_OK)
         return e;
-    e = ns_diskrange_derive(DISK_SLOT_KEY, s, sector, sectors, NS_RIGHT_READ | NS_RIGHT_WRITE);
+    e = ns_diskrange_derive(b->key, s, sector - b->key_first, sectors,
+                            NS_RIGHT_READ | NS_RIGHT_WRITE);
     if (e == NS_OK)
         e = ns_objframe_store(parent, slot, s, NS_RIGHT_READ | NS_RIGHT_WRITE);
     ns_slot_free(s); /* the frame's copy stays (a derivation child of ours) */
@@ -174,12 +185,16 @@ static long b_child(void *ctx, uint64_t parent, unsigned slot, uint64_t child)
     return ns_objframe_store(parent, slot, child, NS_RIGHTS_ALL);
 }
 
-/* Build the map of `o` and install it on `mgr`. Only the map holds its
- * frames afterwards. */
-static long install_map(const struct dt_object *o, unsigned long mgr)
+/* Build the map of `o` and install it on `mgr`, with keys derived from
+ * `key` (which starts at sector `key_first`). Only the map holds its frames
+ * afterwards. */
+static long install_map(const struct dt_object *o, unsigned long mgr, unsigned long key,
+                        uint64_t key_first)
 {
     static struct build b;
     b.nframes = 0;
+    b.key = key;
+    b.key_first = key_first;
     const struct dt_map_ops ops = {&b, b_frame, b_key, b_child};
     uint64_t root = 0;
     unsigned height;
@@ -230,17 +245,31 @@ static long instantiate(const struct dt_object *o, struct live **out)
         }
         group_ntfn[g] = s;
     }
-    unsigned long mgr;
+    unsigned long mgr, key = 0;
+    uint64_t first = UINT64_MAX, end = 0;
+    for (uint32_t r = 0; r < o->nruns; r++) {
+        first = o->run[r].start < first ? o->run[r].start : first;
+        end = o->run[r].start + o->run[r].sectors > end ? o->run[r].start + o->run[r].sectors : end;
+    }
     if ((e = ns_slot_alloc(&mgr)) != NS_OK)
         return e;
-    if ((e = ns_memobj_create(bank, mgr, o->length, group_ntfn[g])) == NS_OK &&
+    if (o->nruns && (e = ns_slot_alloc(&key)) == NS_OK &&
+        (e = ns_diskrange_derive(DISK_SLOT_KEY, key, first, end - first,
+                                 NS_RIGHT_READ | NS_RIGHT_WRITE)) != NS_OK) {
+        ns_slot_free(key);
+        key = 0;
+    }
+    if (e == NS_OK && (e = ns_memobj_create(bank, mgr, o->length, group_ntfn[g])) == NS_OK &&
         (e = ns_memobj_control(mgr, NS_MEMOBJ_CTL_READAHEAD, READAHEAD, NULL)) == NS_OK)
-        e = install_map(o, mgr);
+        e = install_map(o, mgr, key, first);
     if (e != NS_OK) {
         ns_slot_free(mgr); /* the last capability: the object goes */
+        if (key)
+            ns_slot_free(key);
         return e;
     }
-    live[i] = (struct live){.id = o->id, .mgr = mgr, .length = o->length};
+    live[i] =
+        (struct live){.id = o->id, .mgr = mgr, .key = key, .key_first = first, .length = o->length};
     *out = &live[i];
     return NS_OK;
 }
@@ -249,6 +278,10 @@ static void forget(struct live *l)
 {
     ns_cap_revoke(l->mgr); /* every client's copy */
     ns_slot_free(l->mgr);  /* and the object, with its map and pages */
+    if (l->key) {
+        ns_cap_revoke(l->key); /* no key to these sectors stays anywhere */
+        ns_slot_free(l->key);
+    }
     *l = (struct live){0};
 }
 
@@ -292,7 +325,7 @@ static void serve(struct live *l)
                 continue; /* the new map serves what is still waiting */
             /* The map is gone or broken: rebuild it; installing it makes
              * the kernel read every page still asked for. */
-            if (install_map(o, l->mgr) == NS_OK) {
+            if (install_map(o, l->mgr, l->key, l->key_first) == NS_OK) {
                 rebuilt = true;
                 l->maps++;
             } else {
@@ -481,7 +514,14 @@ static int op_discard(struct ns_msg *m)
 {
     struct live *l = NS_MSG_LEN(m->info) >= 1 ? find_live(m->w[0]) : NULL;
     uint64_t had = 0;
-    long e = l ? ns_memobj_control(l->mgr, NS_MEMOBJ_CTL_DISCARD_MAP, 0, &had) : NS_ERR_INVALID_ARG;
+    long e = NS_ERR_INVALID_ARG;
+    if (l && NS_MSG_LEN(m->info) >= 2 && m->w[1] == 1) {
+        /* Break the map instead: its keys are revoked, the frames stay. */
+        e = l->key ? ns_cap_revoke(l->key) : NS_ERR_BAD_STATE;
+        had = 1;
+    } else if (l) {
+        e = ns_memobj_control(l->mgr, NS_MEMOBJ_CTL_DISCARD_MAP, 0, &had);
+    }
     if (e != NS_OK)
         return reply_err(m, e, l ? DT_OK : DT_ERR_NOT_FOUND);
     m->info = NS_MSG_INFO(0, 1, 0);

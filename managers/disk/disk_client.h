@@ -29,7 +29,10 @@
  *                 formatted the range at start.
  *   DISK_DISCARD_MAP  w0 id: drop the object's storage map now, as memory
  *                 pressure would (tests: the next fault must rebuild it).
- *                 Reply w0 1 if there was a map.
+ *                 Reply w0 1 if there was a map. With w1 = 1, break it
+ *                 instead: every key in it is revoked, so the next faults
+ *                 reach the manager flagged BAD_MAP (it supplies them and
+ *                 rebuilds the map).
  *
  * Starting it (ns_spawn, resident - no pager - with DISK_FREE_SLOTS free
  * slots): slot DISK_SLOT_EP the endpoint it serves, DISK_SLOT_KEY a
@@ -179,9 +182,10 @@ static inline long disk_stats(unsigned long ep, struct disk_stats *s)
     return NS_OK;
 }
 
-static inline long disk_discard_map(unsigned long ep, uint64_t id, uint64_t *had)
+static inline long disk_discard_map(unsigned long ep, uint64_t id, int revoke_keys, uint64_t *had)
 {
-    struct ns_msg m = {.info = NS_MSG_INFO(DISK_DISCARD_MAP, 1, 0), .w = {id}};
+    struct ns_msg m = {.info = NS_MSG_INFO(DISK_DISCARD_MAP, 2, 0),
+                       .w = {id, revoke_keys ? 1u : 0u}};
     long e = disk_call_cap(ep, &m, 0);
     if (had)
         *had = e == NS_OK ? m.w[0] : 0;

@@ -178,7 +178,7 @@ static void test_fragmented_and_rebuild(void)
     struct disk_stats before, after;
     CHECK_OK(disk_stats(S_EP, &before));
     uint64_t had = 0;
-    CHECK_OK(disk_discard_map(S_EP, 9, &had));
+    CHECK_OK(disk_discard_map(S_EP, 9, 0, &had));
     CHECK(had == 1);
     CHECK(pages_match(seed, length, 0, 70)); /* 0..29 resident, the rest after a rebuild */
     CHECK_OK(disk_stats(S_EP, &after));
@@ -199,6 +199,37 @@ static void test_fragmented_and_rebuild(void)
     unmap_object(length);
     ns_cap_delete(S_OBJ);
     ns_cap_delete(S_OBJ2);
+}
+
+/* Object 53 (735 pages) has a map of height 3. Its keys are revoked
+ * half-way: the next fault reaches the manager flagged BAD_MAP, which
+ * supplies that page itself and rebuilds the map; the kernel reads on. */
+static void test_tall_map_and_bad_keys(void)
+{
+    const uint64_t length = 735 * 4096, seed = 53, pages = 735;
+    uint64_t got = 0;
+    CHECK_OK(disk_open(S_EP, 53, S_OBJ, &got, NULL));
+    CHECK(got == length);
+    CHECK_OK(map_object(S_OBJ, length));
+    CHECK(pages_match(seed, length, 0, 300));
+    struct disk_stats before, after;
+    CHECK_OK(disk_stats(S_EP, &before));
+    uint64_t had = 0;
+    CHECK_OK(disk_discard_map(S_EP, 53, 1, &had));
+    CHECK(pages_match(seed, length, 300, pages));
+    CHECK_OK(disk_stats(S_EP, &after));
+    CHECK(after.requests > before.requests && after.maps > before.maps);
+    CHECK(after.supplied > before.supplied); /* the manager read the BAD_MAP pages */
+    struct ns_memobj_stats ms;
+    CHECK_OK(ns_memobj_stats(S_OBJ, &ms));
+    CHECK(ms.has_map == 1 && ms.resident == pages);
+    CHECK(ms.map_pages_read + (after.supplied - before.supplied) == pages);
+    printf("    bad keys: %lu manager requests, %lu pages it supplied, %lu maps rebuilt\n",
+           (unsigned long)(after.requests - before.requests),
+           (unsigned long)(after.supplied - before.supplied),
+           (unsigned long)(after.maps - before.maps));
+    unmap_object(length);
+    ns_cap_delete(S_OBJ);
 }
 
 static void test_create_delete(void)
@@ -247,7 +278,7 @@ static void test_errors(void)
     CHECK(dt == DT_ERR_NOT_FOUND);
     struct disk_stat st;
     CHECK_ERR(disk_stat(S_EP, 12345, &st), NS_ERR_INVALID_ARG);
-    CHECK_ERR(disk_discard_map(S_EP, 12345, NULL), NS_ERR_INVALID_ARG);
+    CHECK_ERR(disk_discard_map(S_EP, 12345, 0, NULL), NS_ERR_INVALID_ARG);
     struct ns_msg m = {.info = NS_MSG_INFO(99, 0, 0)};
     CHECK_OK(ns_call(S_EP, &m));
     CHECK(NS_MSG_LABEL(m.info) == NS_ERR_INVALID_ARG);
@@ -319,6 +350,7 @@ static const struct ktest read_tests[] = {
     {"disk_mount_image", test_mount_image},
     {"disk_read_pattern", test_read_pattern},
     {"disk_fragmented_and_rebuild", test_fragmented_and_rebuild},
+    {"disk_tall_map_and_bad_keys", test_tall_map_and_bad_keys},
     {"disk_create_delete", test_create_delete},
     {"disk_errors", test_errors},
 };

@@ -348,8 +348,9 @@ def diskmgr_read_image(case):
     mkdisk("create", img, "4M")
     mkdisk("add", img, 7, 300000, "--pattern", 42)
     mkdisk("add", img, 3, 5000, "--pattern", 3)
-    for oid, size in ((50, "160K"), (51, "400K"), (52, "160K"), (53, 735 * 4096)):
+    for oid, size in ((50, "160K"), (51, "400K"), (52, "160K")):
         mkdisk("add", img, oid, size)
+    mkdisk("add", img, 53, 735 * 4096, "--pattern", 53)  # the rest: a height-3 map
     mkdisk("rm", img, 50)
     mkdisk("rm", img, 52)
     mkdisk("add", img, 9, 70 * 4096 - 1000, "--pattern", 9)
@@ -420,8 +421,11 @@ def diskmgr_cases(flt):
                        r"object 3: 2 pages in 1 runs, \d+ kernel reads, 0 manager requests",
                        r"after the discard: [1-9]\d* manager requests, [1-9]\d* maps rebuilt",
                        r"PASS disk_mount_image", r"PASS disk_read_pattern",
-                       r"PASS disk_fragmented_and_rebuild", r"PASS disk_create_delete",
-                       r"PASS disk_errors", r"\n5 passed, 0 failed", r"NewSys: shutdown \(ok"]))
+                       r"bad keys: [1-9]\d* manager requests, [1-9]\d* pages it supplied, "
+                       r"[1-9]\d* maps rebuilt",
+                       r"PASS disk_fragmented_and_rebuild", r"PASS disk_tall_map_and_bad_keys",
+                       r"PASS disk_create_delete", r"PASS disk_errors", r"\n6 passed, 0 failed",
+                       r"NewSys: shutdown \(ok"]))
     cases.append(("diskmgr-persist", run_diskmgr_persist, 0, []))
     return cases
 
