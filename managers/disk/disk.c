@@ -220,14 +220,30 @@ static struct live *find_live(uint64_t id)
     return NULL;
 }
 
+static void forget(struct live *l)
+{
+    ns_cap_revoke(l->mgr); /* every client's copy */
+    ns_slot_free(l->mgr);  /* and the object, with its map and pages */
+    if (l->key) {
+        ns_cap_revoke(l->key); /* no key to these sectors stays anywhere */
+        ns_slot_free(l->key);
+    }
+    *l = (struct live){0};
+}
+
 /* The memory object for table object `o`, made now if need be. */
 static long instantiate(const struct dt_object *o, struct live **out)
 {
     struct live *l = find_live(o->id);
-    if (l) {
+    struct ns_cap_info ci;
+    if (l && ns_cap_identify(l->mgr, &ci) == NS_OK) {
         *out = l;
         return NS_OK;
     }
+    /* Gone without us (the bank it was charged to was destroyed): it is
+     * made again from the table. */
+    if (l)
+        forget(l);
     unsigned i = 0;
     while (i < DT_MAX_OBJECTS && live[i].mgr)
         i++;
@@ -274,16 +290,6 @@ static long instantiate(const struct dt_object *o, struct live **out)
     return NS_OK;
 }
 
-static void forget(struct live *l)
-{
-    ns_cap_revoke(l->mgr); /* every client's copy */
-    ns_slot_free(l->mgr);  /* and the object, with its map and pages */
-    if (l->key) {
-        ns_cap_revoke(l->key); /* no key to these sectors stays anywhere */
-        ns_slot_free(l->key);
-    }
-    *l = (struct live){0};
-}
 
 /* Read page `page` of `o` through the key and supply it. */
 static long supply_from_disk(const struct dt_object *o, unsigned long mgr, uint64_t page)
