@@ -290,7 +290,6 @@ static long instantiate(const struct dt_object *o, struct live **out)
     return NS_OK;
 }
 
-
 /* Read page `page` of `o` through the key and supply it. */
 static long supply_from_disk(const struct dt_object *o, unsigned long mgr, uint64_t page)
 {
