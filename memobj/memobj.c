@@ -8,14 +8,18 @@
  * error with nothing changed. */
 #include "memobj/memobj.h"
 
+#include "memobj/clock.h"
+
 #include <string.h>
 
 #include "include/newsys/caps.h"
 #include "include/newsys/ipc.h"
 #include "include/newsys/syscall.h"
 #include "frames/storage_map.h"
+#include "include/newsys/bootinfo.h"
 #include "kernel/arch/riscv/irq.h"
 #include "kernel/arch/riscv/layout.h"
+#include "kernel/arch/riscv/pte.h"
 #include "kernel/arch/riscv/uaccess.h"
 #include "kernel/arch/riscv/vm.h"
 #include "kernel/core/aspace.h"
@@ -270,7 +274,7 @@ static struct page_request *find_request(struct memobj *mo, uint64_t page)
 static const uint32_t access_right[] = {NS_RIGHT_READ, NS_RIGHT_WRITE, NS_RIGHT_EXEC};
 
 static int map_cached(struct memobj *mo, struct cache_page *cp, struct aspace *as, uint64_t vpage,
-                      uint32_t rights, uint64_t *aux);
+                      uint32_t rights, enum fault_access access, uint64_t *aux);
 
 /* A waiter's page has arrived: map it into the waiter's space now, as its
  * retried access would, so it resumes without taking that minor fault.
@@ -288,7 +292,7 @@ static void map_for_waiter(struct memobj *mo, struct thread *t)
         page_cache_lookup(&mo->cache, m->obj_page + (vpage - m->va_start) / PAGE_SIZE);
     uint64_t aux;
     if (cp)
-        (void)map_cached(mo, cp, t->as, vpage, m->rights, &aux);
+        (void)map_cached(mo, cp, t->as, vpage, m->rights, t->fault_access, &aux);
 }
 
 /* Pages `done` (bits, as request_bits) of `r` are settled: with kind == 0
@@ -347,7 +351,7 @@ static void notify_manager(struct memobj *mo)
  * page that is resident or already requested. Charged to the object's
  * bank, like everything else kept for the object. */
 static struct page_request *new_request(struct memobj *mo, uint64_t page, uint32_t flags,
-                                         enum ns_error *err)
+                                        enum ns_error *err)
 {
     if (bank_charge(mo->obj.bank, request_cache.size) != NS_OK) {
         *err = NS_ERR_NO_QUOTA;
@@ -382,7 +386,6 @@ static struct page_request *new_request(struct memobj *mo, uint64_t page, uint32
     return r;
 }
 
-
 /* ---- the storage map: pages the kernel reads and writes itself ----
  *
  * A fault on a page the object's storage map covers never reaches the
@@ -411,7 +414,7 @@ static struct page_request *new_request(struct memobj *mo, uint64_t page, uint32
  * map - the walk's answer (disk and sector) is in the block request - so a
  * discard loses nothing. */
 
-#define MAP_IO_MAX_PAGES 64
+#define MAP_IO_MAX_PAGES  64
 #define DEFAULT_READAHEAD 16
 
 struct map_io {
@@ -420,11 +423,22 @@ struct map_io {
     struct memobj *mo;
     uint64_t first_page;
     uint32_t pages;
-    bool charged; /* the frames and the record are charged to mo's bank (until it dies) */
+    uint64_t charge; /* bytes charged to mo's bank for it (0 once the object died) */
+    struct disk *disk;
     struct map_io *next, *prev;
 };
 
 static struct kcache map_io_cache = KCACHE_INIT("map_io", struct map_io);
+
+static void clock_track(struct memobj *mo, struct cache_page *cp);
+static bool page_leaving(struct memobj *mo, struct cache_page *cp);
+static void mark_dirty(struct memobj *mo, struct cache_page *cp);
+static void rmap_unmap(struct cache_page *cp, void *aspace, uint64_t va, void *ctx);
+static void sync_abort_all(struct memobj *mo);
+static uint64_t memobj_evict(struct memobj *mo);
+static bool wait_for_memory(struct hart *h, struct thread *t);
+static enum ns_error lookup_memobj(struct thread *t, uint64_t slot, uint32_t rights,
+                                   struct memobj **out);
 
 /* Objects with a storage map, for memory pressure to drop. */
 static struct memobj *mapped_list;
@@ -446,6 +460,27 @@ static uint64_t io_bytes(uint32_t pages)
 }
 
 static void map_read_done(struct blk_request *rq);
+
+static void io_link(struct memobj *mo, struct map_io *io)
+{
+    io->prev = NULL;
+    io->next = mo->io_list;
+    if (mo->io_list)
+        mo->io_list->prev = io;
+    mo->io_list = io;
+    mo->io_inflight++;
+}
+
+static void io_unlink(struct memobj *mo, struct map_io *io)
+{
+    if (io->prev)
+        io->prev->next = io->next;
+    else
+        mo->io_list = io->next;
+    if (io->next)
+        io->next->prev = io->prev;
+    mo->io_inflight--;
+}
 
 /* A read of [page, page + n) from where `w` says, ready to submit: frames
  * and record charged to the object's bank. NULL with *err when they cannot
@@ -487,23 +522,19 @@ static struct map_io *map_io_prepare(struct memobj *mo, uint64_t page, uint32_t 
     io->mo = mo;
     io->first_page = page;
     io->pages = n;
-    io->charged = true;
-    io->prev = NULL;
-    io->next = mo->io_list;
-    if (mo->io_list)
-        mo->io_list->prev = io;
-    mo->io_list = io;
-    mo->io_inflight++;
+    io->charge = io_bytes(n);
+    io->disk = w->disk;
+    io_link(mo, io);
     mo->map_reads++;
     return io;
 }
 
-static void map_io_submit(struct map_io *io, struct disk *d)
+static void map_io_submit(struct map_io *io)
 {
-    enum blk_status s = blk_submit(d->dev, &io->rq);
+    enum blk_status s = blk_submit(io->disk->dev, &io->rq);
     if (s != BLK_OK) { /* refused: done() will not run, so run it here */
         io->rq.status = s;
-        map_read_done(&io->rq);
+        io->rq.done(&io->rq);
     }
 }
 
@@ -512,13 +543,7 @@ static void map_read_done(struct blk_request *rq)
     struct map_io *io = rq->ctx;
     struct memobj *mo = io->mo;
     struct hart *h = sched_this_hart();
-    if (io->prev)
-        io->prev->next = io->next;
-    else
-        mo->io_list = io->next;
-    if (io->next)
-        io->next->prev = io->prev;
-    mo->io_inflight--;
+    io_unlink(mo, io);
     uint64_t kept = 0, here = 0;
     bool ok = rq->status == BLK_OK;
     if (mo->obj.live && ok) {
@@ -533,8 +558,11 @@ static void map_read_done(struct blk_request *rq)
             }
             if (p == end - 1 && tail)
                 memset((char *)pa_to_va(io->segs[i].pa) + tail, 0, PAGE_SIZE - tail);
-            if (page_cache_insert(&mo->cache, p, io->segs[i].pa, 0, NULL) == PC_OK)
+            struct cache_page *cp;
+            if (page_cache_insert(&mo->cache, p, io->segs[i].pa, 0, &cp) == PC_OK) {
                 kept |= 1ull << i;
+                clock_track(mo, cp);
+            }
         }
         mo->map_pages_read += (uint64_t)__builtin_popcountll(kept);
     }
@@ -544,7 +572,7 @@ static void map_read_done(struct blk_request *rq)
             kmem_page_free(pa_to_va(io->segs[i].pa));
             back += PAGE_SIZE;
         }
-    if (io->charged)
+    if (io->charge)
         bank_uncharge(mo->obj.bank, back);
     uint64_t first = io->first_page;
     uint32_t n = io->pages;
@@ -604,7 +632,7 @@ static uint32_t read_run(struct memobj *mo, uint64_t page, const struct smap_whe
  * the read cannot be had (*err), else with *flags saying why the manager
  * must be asked. */
 static struct page_request *map_fault(struct memobj *mo, uint64_t page, uint32_t *flags,
-                                      struct map_io **io, struct disk **disk, enum ns_error *err)
+                                      struct map_io **io, enum ns_error *err)
 {
     struct smap_where w;
     switch (map_resolve(mo, page, NS_RIGHT_READ, &w)) {
@@ -638,7 +666,6 @@ static struct page_request *map_fault(struct memobj *mo, uint64_t page, uint32_t
         bank_uncharge(mo->obj.bank, request_cache.size);
         return NULL;
     }
-    *disk = w.disk;
     r->obj = mo;
     r->first_page = page;
     r->pages = n;
@@ -682,7 +709,7 @@ static void map_redrive(struct memobj *mo)
             r->reading |= bits;
             todo &= ~bits;
             r->flags = 0;
-            map_io_submit(io, w.disk);
+            map_io_submit(io);
             /* The submission may have completed and settled `r`, and
              * freed it: start again from the list. */
             map_redrive(mo);
@@ -766,6 +793,577 @@ uint64_t memobj_discard_all_maps(void)
     return n;
 }
 
+/* ---- writeback, sync and pageout ----
+ *
+ * Dirty pages. An object with a storage map tracks which of its pages
+ * differ from the disk (map_cached: a clean page is mapped read-only and
+ * the first store marks it PC_DIRTY). A writeback takes a run of dirty
+ * pages contiguous under one key, clears their PC_DIRTY, takes their
+ * write permission away and marks them PC_BUSY, and writes them by DMA
+ * straight from their frames. A store during the write marks the page
+ * dirty again (the disk may then hold a mix, which the next writeback
+ * replaces); a failed write marks it dirty again, so nothing written is
+ * ever forgotten: it is retried by the next sync or pageout. A busy page
+ * stays in the cache; if it is truncated or its object dies meanwhile,
+ * the frame leaves the cache but is freed only by the write's completion,
+ * which finds it no longer there.
+ *
+ * Sync (NS_SYS_MEMOBJ_SYNC). The caller blocks while the object's dirty
+ * pages are written, in at most SYNC_PASSES passes (a pass waits for
+ * every write of the object in flight, including the clock's; the next
+ * one writes what those left dirty - failed writes, pages that were busy,
+ * stores meanwhile), then every disk the object wrote to is flushed. It
+ * returns NS_OK once the data is durable, NS_ERR_IO when the device failed
+ * a write of the last pass or a flush, NS_ERR_BAD_STATE when dirty pages
+ * are not covered by the map (they stay dirty; the manager owns them).
+ *
+ * Pageout. The clock (clock.c) ages the pages of objects with a storage
+ * map; when free frames fall below the low watermark, the fault path (and
+ * the timer tick) sweep it until the high watermark is in sight: clean
+ * pages are unmapped and freed at once, dirty ones are written back
+ * (MEMOBJ_PAGE_RECLAIM) and freed by the write's completion if still
+ * clean and unused. A fault that finds no frame while writebacks are in
+ * flight waits for them (IPC_MEMORY_WAIT) instead of failing; when
+ * nothing can be paged out, the storage maps are discarded (their frames
+ * are memory too). */
+
+#define SYNC_PASSES 3
+
+struct memobj_sync {
+    struct memobj *mo;
+    struct thread *waiter; /* NULL once it left */
+    struct bank *bank;     /* the caller's, charged `charge` bytes while it waits */
+    uint64_t charge;
+    enum ns_error err; /* of the latest pass's writes, or of a flush */
+    bool uncovered;    /* dirty pages no map covers */
+    bool flushing;
+    uint8_t passes;
+    uint32_t flushes; /* flushes in flight, +1 while they are being issued */
+    struct blk_request flush[NS_MAX_BOOT_DISKS];
+    struct memobj_sync *next;
+};
+
+static struct kcache sync_cache = KCACHE_INIT("memobj_sync", struct memobj_sync);
+static struct disk *written_disks[NS_MAX_BOOT_DISKS]; /* by disk index: disks never go */
+static struct clock page_clock;
+static struct thread *memory_waiters_head, *memory_waiters_tail;
+static uint64_t pageout_writes_inflight;
+
+static void sync_progress(struct memobj *mo);
+static void wake_memory_waiters(void);
+
+static void mark_dirty(struct memobj *mo, struct cache_page *cp)
+{
+    if (!(cp->flags & PC_DIRTY)) {
+        cp->flags |= PC_DIRTY;
+        mo->dirty++;
+    }
+}
+
+static void clock_track(struct memobj *mo, struct cache_page *cp)
+{
+    if (!mo->track_dirty || cp->lru_next || (cp->flags & MEMOBJ_PAGE_BORROWED))
+        return;
+    cp->owner = mo;
+    clock_insert(&page_clock, cp);
+}
+
+/* A page leaves the cache: off the clock, out of the dirty count. Its
+ * frame is the caller's to free - unless a write is reading it (busy),
+ * in which case the write's completion frees it. Returns whether the
+ * caller frees it. */
+static bool page_leaving(struct memobj *mo, struct cache_page *cp)
+{
+    if (cp->lru_next)
+        clock_remove(&page_clock, cp);
+    if (cp->flags & PC_DIRTY)
+        mo->dirty--;
+    return !(cp->flags & (PC_BUSY | MEMOBJ_PAGE_BORROWED));
+}
+
+static bool rmap_write_protect(struct cache_page *cp, void *aspace, uint64_t va, void *ctx)
+{
+    (void)cp;
+    (void)ctx;
+    aspace_write_protect(aspace, va);
+    return true;
+}
+
+static void map_write_done(struct blk_request *rq);
+
+/* A write of `n` dirty pages `cps` (object pages first..) to where `w`
+ * says. Returns false when the record cannot be had (the pages stay
+ * dirty). */
+static bool write_run(struct memobj *mo, uint64_t first, struct cache_page **cps, uint32_t n,
+                      const struct smap_where *w, bool reclaim)
+{
+    if (bank_charge(mo->obj.bank, sizeof(struct map_io)) != NS_OK)
+        return false;
+    struct map_io *io = kcache_alloc_uninit(&map_io_cache);
+    if (!io) {
+        bank_uncharge(mo->obj.bank, sizeof(struct map_io));
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        struct cache_page *cp = cps[i];
+        cp->flags &= ~PC_DIRTY;
+        cp->flags |= PC_BUSY | (reclaim ? MEMOBJ_PAGE_RECLAIM : 0);
+        mo->dirty--;
+        page_cache_rmap_walk(cp, rmap_write_protect, NULL);
+        io->segs[i].pa = cp->pa;
+        io->segs[i].len = PAGE_SIZE;
+    }
+    io->rq.op = BLK_OP_WRITE;
+    io->rq.sector = w->sector;
+    io->rq.count = n * DISK_SECTORS_PER_PAGE;
+    io->rq.segs = io->segs;
+    io->rq.nsegs = n;
+    io->rq.done = map_write_done;
+    io->rq.ctx = io;
+    io->mo = mo;
+    io->first_page = first;
+    io->pages = n;
+    io->charge = sizeof(struct map_io);
+    io->disk = w->disk;
+    io_link(mo, io);
+    mo->writes_inflight++;
+    mo->map_writes++;
+    pageout_writes_inflight++;
+    map_io_submit(io);
+    return true;
+}
+
+static void map_write_done(struct blk_request *rq)
+{
+    struct map_io *io = rq->ctx;
+    struct memobj *mo = io->mo;
+    bool ok = rq->status == BLK_OK;
+    io_unlink(mo, io);
+    mo->writes_inflight--;
+    pageout_writes_inflight--;
+    uint64_t freed = 0;
+    for (uint32_t i = 0; i < io->pages; i++) {
+        uint64_t pa = io->segs[i].pa;
+        struct cache_page *cp =
+            mo->obj.live ? page_cache_lookup(&mo->cache, io->first_page + i) : NULL;
+        if (!cp || cp->pa != pa || !(cp->flags & PC_BUSY)) {
+            kmem_page_free(pa_to_va(pa)); /* it left the cache meanwhile: ours now */
+            freed++;
+            continue;
+        }
+        cp->flags &= ~PC_BUSY;
+        if (!ok) {
+            mark_dirty(mo, cp);
+        } else if ((cp->flags & MEMOBJ_PAGE_RECLAIM) && !(cp->flags & PC_DIRTY)) {
+            /* Paged out: clean now; unmapped and freed unless it was used
+             * again while it was being written. */
+            bool used = false;
+            for (struct rmap_entry *e = cp->rmap; e; e = e->next)
+                used |= aspace_test_clear_accessed(e->aspace, e->va);
+            if (!used) {
+                uint64_t page = io->first_page + i;
+                page_cache_rmap_clear(&mo->cache, cp, rmap_unmap, NULL);
+                if (page_leaving(mo, cp) && page_cache_remove(&mo->cache, page, 0, NULL) == PC_OK) {
+                    kmem_page_free(pa_to_va(pa));
+                    bank_uncharge(mo->obj.bank, PAGE_SIZE);
+                    freed++;
+                }
+                continue;
+            }
+        }
+        cp->flags &= ~MEMOBJ_PAGE_RECLAIM;
+    }
+    if (io->charge)
+        bank_uncharge(mo->obj.bank, io->charge);
+    uint32_t n = io->pages;
+    struct disk *d = io->disk;
+    kcache_free(&map_io_cache, io);
+    if (freed || pageout_writes_inflight == 0)
+        wake_memory_waiters();
+    if (!mo->obj.live) {
+        if (mo->io_inflight == 0 && mo->mappings == 0)
+            memobj_release_memory(mo);
+        return;
+    }
+    if (ok) {
+        mo->map_pages_written += n;
+        if (d->index < NS_MAX_BOOT_DISKS) {
+            written_disks[d->index] = d;
+            mo->unflushed |= (uint8_t)(1u << d->index);
+        }
+    } else {
+        mo->io_errors++;
+        for (struct memobj_sync *s = mo->syncs; s; s = s->next)
+            if (!s->flushing)
+                s->err = NS_ERR_IO;
+    }
+    sync_progress(mo);
+}
+
+/* Where dirty page `page` goes, if the map says (and the key allows
+ * writing). */
+static bool write_where(struct memobj *mo, uint64_t page, struct smap_where *w)
+{
+    return has_map(mo) && map_resolve(mo, page, NS_RIGHT_WRITE, w) == SMAP_MAPPED;
+}
+
+struct write_ctx {
+    struct memobj *mo;
+    struct cache_page *cps[MAP_IO_MAX_PAGES];
+    uint64_t first;
+    uint32_t n, limit;
+    struct smap_where w;
+    bool reclaim;
+    uint64_t uncovered, started, failed;
+};
+
+static void write_flush_run(struct write_ctx *c)
+{
+    if (c->n) {
+        if (write_run(c->mo, c->first, c->cps, c->n, &c->w, c->reclaim))
+            c->started += c->n;
+        else
+            c->failed += c->n;
+    }
+    c->n = 0;
+}
+
+/* Gather dirty, idle pages into runs under one key. */
+static bool write_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx)
+{
+    (void)pc;
+    struct write_ctx *c = ctx;
+    if (!(cp->flags & PC_DIRTY) || (cp->flags & PC_BUSY))
+        return true;
+    if (c->n && page == c->first + c->n && c->n < c->limit) {
+        c->cps[c->n++] = cp;
+        return true;
+    }
+    write_flush_run(c);
+    struct smap_where w;
+    if (!write_where(c->mo, page, &w)) {
+        c->uncovered++;
+        return true;
+    }
+    struct blk_device *dev = w.disk->dev;
+    uint64_t lim = w.run < MAP_IO_MAX_PAGES ? w.run : MAP_IO_MAX_PAGES;
+    if (dev->max_segs && lim > dev->max_segs)
+        lim = dev->max_segs;
+    if (dev->max_seg_bytes && dev->max_seg_bytes < PAGE_SIZE) {
+        c->uncovered++; /* as read_run: a page must be one segment */
+        return true;
+    }
+    c->w = w;
+    c->first = page;
+    c->cps[0] = cp;
+    c->n = 1;
+    c->limit = (uint32_t)lim;
+    return true;
+}
+
+/* Start writing the dirty pages of [first, end) (all idle ones). */
+static void write_dirty(struct memobj *mo, uint64_t first, uint64_t end, bool reclaim,
+                        struct write_ctx *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->mo = mo;
+    c->reclaim = reclaim;
+    page_cache_range(&mo->cache, first, end, write_visit, c);
+    write_flush_run(c);
+}
+
+/* ---- sync ---- */
+
+static void sync_finish(struct hart *h, struct memobj_sync *s)
+{
+    struct memobj *mo = s->mo;
+    if (mo->obj.live)
+        for (struct memobj_sync **pp = &mo->syncs; *pp; pp = &(*pp)->next)
+            if (*pp == s) {
+                *pp = s->next;
+                break;
+            }
+    if (s->waiter) {
+        struct thread *t = s->waiter;
+        t->ipc_obj = NULL;
+        enum ns_error e = s->err != NS_OK ? s->err : s->uncovered ? NS_ERR_BAD_STATE : NS_OK;
+        ipc_wake_error(h, t, e);
+    }
+    if (s->charge)
+        bank_uncharge(s->bank, s->charge);
+    kcache_free(&sync_cache, s);
+}
+
+static void sync_flush_done(struct blk_request *rq)
+{
+    struct memobj_sync *s = rq->ctx;
+    struct memobj *mo = s->mo;
+    mo->io_inflight--;
+    if (rq->status != BLK_OK) {
+        s->err = NS_ERR_IO;
+        if (mo->obj.live) /* its writes are not known durable: the next sync flushes again */
+            mo->unflushed |= (uint8_t)(1u << (rq - s->flush));
+    }
+    if (--s->flushes == 0)
+        sync_finish(sched_this_hart(), s);
+    if (!mo->obj.live && mo->io_inflight == 0 && mo->mappings == 0)
+        memobj_release_memory(mo);
+}
+
+static void sync_start_flush(struct memobj_sync *s)
+{
+    struct memobj *mo = s->mo;
+    uint8_t mask = mo->unflushed;
+    mo->unflushed = 0; /* writes completing from now on need another flush */
+    s->flushing = true;
+    s->flushes = 1; /* held while issuing: a RAM disk completes inside blk_submit */
+    for (unsigned d = 0; d < NS_MAX_BOOT_DISKS; d++) {
+        if (!(mask >> d & 1) || !written_disks[d])
+            continue;
+        struct blk_request *rq = &s->flush[d];
+        memset(rq, 0, sizeof(*rq));
+        rq->op = BLK_OP_FLUSH;
+        rq->done = sync_flush_done;
+        rq->ctx = s;
+        s->flushes++;
+        mo->io_inflight++;
+        enum blk_status st = blk_submit(written_disks[d]->dev, rq);
+        if (st != BLK_OK) {
+            rq->status = st;
+            sync_flush_done(rq);
+        }
+    }
+    if (--s->flushes == 0)
+        sync_finish(sched_this_hart(), s);
+}
+
+/* Move every sync of `mo` on as far as it can go now: syncs wait for the
+ * object's writes, not their own, so one pass serves them all. Writes and
+ * flushes may complete inside their submission (RAM disk) and call back
+ * here: such calls only ask for another round. */
+static void sync_progress(struct memobj *mo)
+{
+    if (mo->sync_running) {
+        mo->sync_again = true;
+        return;
+    }
+    mo->sync_running = true;
+    do {
+        mo->sync_again = false;
+        for (struct memobj_sync *s = mo->syncs; s; s = s->next) {
+            if (s->flushing || mo->writes_inflight)
+                continue;
+            if (s->passes == 0 || (s->passes < SYNC_PASSES && mo->dirty > 0 && s->err != NS_OK)) {
+                struct write_ctx c;
+                s->passes++;
+                s->err = NS_OK;
+                write_dirty(mo, 0, UINT64_MAX, false, &c);
+                s->uncovered = c.uncovered != 0;
+                if (c.failed)
+                    s->err = NS_ERR_NO_QUOTA;
+            } else {
+                sync_start_flush(s);
+            }
+            mo->sync_again = true; /* the list may have changed under us */
+            break;
+        }
+    } while (mo->sync_again);
+    mo->sync_running = false;
+}
+
+void sys_memobj_sync(struct hart *h, struct thread *t)
+{
+    unsigned long *r = t->ctx.regs;
+    struct memobj *mo;
+    enum ns_error e = lookup_memobj(t, r[10], NS_RIGHT_WRITE, &mo);
+    if (e != NS_OK) {
+        r[10] = (unsigned long)e;
+        return;
+    }
+    if (!mo->track_dirty || (mo->dirty == 0 && mo->writes_inflight == 0 && mo->unflushed == 0)) {
+        r[10] = NS_OK; /* nothing the kernel holds is newer than the disk */
+        return;
+    }
+    struct bank *bank = t->obj.bank;
+    if (bank_charge(bank, sync_cache.size) != NS_OK) {
+        r[10] = NS_ERR_NO_QUOTA;
+        return;
+    }
+    struct memobj_sync *s = kcache_alloc(&sync_cache);
+    if (!s) {
+        bank_uncharge(bank, sync_cache.size);
+        r[10] = NS_ERR_NO_MEMORY;
+        return;
+    }
+    s->mo = mo;
+    s->waiter = t;
+    s->bank = bank;
+    s->charge = sync_cache.size;
+    s->err = NS_OK;
+    s->next = mo->syncs;
+    mo->syncs = s;
+    ipc_block(h, t, IPC_SYNC_WAIT, s);
+    sync_progress(mo);
+}
+
+void memobj_sync_cancel(struct thread *t)
+{
+    struct memobj_sync *s = t->ipc_obj;
+    s->waiter = NULL;
+    t->ipc_obj = NULL;
+    if (s->charge) { /* the thread's bank may go before the disk answers */
+        bank_uncharge(s->bank, s->charge);
+        s->charge = 0;
+    }
+    if (!s->flushing) /* nothing of the device refers to it yet */
+        sync_finish(sched_this_hart(), s);
+}
+
+/* The object dies: its syncs end with it (a flush in flight finishes on
+ * its own and frees its record). */
+static void sync_abort_all(struct memobj *mo)
+{
+    struct hart *h = sched_this_hart();
+    while (mo->syncs) {
+        struct memobj_sync *s = mo->syncs;
+        mo->syncs = s->next;
+        if (s->waiter) {
+            s->waiter->ipc_obj = NULL;
+            ipc_wake_error(h, s->waiter, NS_ERR_DEAD_OBJECT);
+            s->waiter = NULL;
+        }
+        if (s->charge) {
+            bank_uncharge(s->bank, s->charge);
+            s->charge = 0;
+        }
+        if (!s->flushing)
+            kcache_free(&sync_cache, s);
+    }
+}
+
+/* ---- eviction and the clock ---- */
+
+/* Drop clean, idle page `cp` (object page `page`): unmap it everywhere and
+ * free its frame. */
+static bool drop_clean(struct memobj *mo, uint64_t page, struct cache_page *cp)
+{
+    if (cp->flags & (PC_DIRTY | PC_BUSY | PC_PINNED | MEMOBJ_PAGE_BORROWED))
+        return false;
+    page_cache_rmap_clear(&mo->cache, cp, rmap_unmap, NULL);
+    uint64_t pa = cp->pa;
+    page_leaving(mo, cp);
+    if (page_cache_remove(&mo->cache, page, 0, NULL) != PC_OK)
+        return false;
+    kmem_page_free(pa_to_va(pa));
+    bank_uncharge(mo->obj.bank, PAGE_SIZE);
+    return true;
+}
+
+static bool evict_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx)
+{
+    (void)pc;
+    struct memobj *mo = ((struct write_ctx *)ctx)->mo;
+    if (drop_clean(mo, page, cp))
+        ((struct write_ctx *)ctx)->started++;
+    return true;
+}
+
+/* NS_MEMOBJ_CTL_EVICT: every clean page that no I/O holds leaves now;
+ * dirty ones are written back first when the map covers them (they stay
+ * until the write completes: sync, then evict, drops everything). */
+static uint64_t memobj_evict(struct memobj *mo)
+{
+    struct write_ctx c;
+    if (!mo->track_dirty)
+        return 0;
+    write_dirty(mo, 0, UINT64_MAX, false, &c);
+    memset(&c, 0, sizeof(c));
+    c.mo = mo;
+    page_cache_range(&mo->cache, 0, UINT64_MAX, evict_visit, &c);
+    return c.started;
+}
+
+static bool clock_referenced(struct cache_page *cp, void *ctx)
+{
+    (void)ctx;
+    bool used = false;
+    for (struct rmap_entry *e = cp->rmap; e; e = e->next)
+        used |= aspace_test_clear_accessed(e->aspace, e->va);
+    return used;
+}
+
+static enum clock_action clock_reclaim(struct cache_page *cp, void *ctx)
+{
+    (void)ctx;
+    struct memobj *mo = cp->owner;
+    if (cp->flags & (PC_BUSY | PC_PINNED))
+        return CLOCK_SKIP;
+    if (!(cp->flags & PC_DIRTY))
+        return drop_clean(mo, cp->page, cp) ? CLOCK_FREED : CLOCK_SKIP;
+    /* Dirty: write it back with the dirty pages around it under the same
+     * key (pageout writes in runs, as the fault path reads). */
+    struct write_ctx c;
+    uint64_t lo = cp->page > MAP_IO_MAX_PAGES / 2 ? cp->page - MAP_IO_MAX_PAGES / 2 : 0;
+    write_dirty(mo, lo, lo + MAP_IO_MAX_PAGES, true, &c);
+    return (cp->flags & PC_BUSY) ? CLOCK_WRITING : CLOCK_SKIP;
+}
+
+static uint64_t low_water, high_water;
+
+static void watermarks(void)
+{
+    if (high_water)
+        return;
+    uint64_t total = kmem_total_pages();
+    low_water = total / 32 > 256 ? total / 32 : 256;
+    high_water = 2 * low_water;
+}
+
+uint64_t memobj_reclaim(void)
+{
+    watermarks();
+    uint64_t free_now = kmem_free_pages();
+    if (free_now >= low_water)
+        return 0;
+    /* Writes already on their way count toward the target. */
+    uint64_t want = high_water - free_now;
+    uint64_t coming = pageout_writes_inflight * MAP_IO_MAX_PAGES / 2;
+    if (coming >= want)
+        return 0;
+    static const struct clock_ops ops = {.referenced = clock_referenced, .reclaim = clock_reclaim};
+    struct clock_result r;
+    clock_scan(&page_clock, want - coming, 2 * page_clock.pages + 1, &ops, &r);
+    if (r.freed == 0 && r.writing == 0 && pageout_writes_inflight == 0)
+        memobj_discard_all_maps(); /* nothing else to give: the maps' frames */
+    return r.freed;
+}
+
+/* The fault found no frame for a read: if pageout is writing pages out,
+ * wait for it (the fault is retried when woken); else it fails. */
+static bool wait_for_memory(struct hart *h, struct thread *t)
+{
+    if (pageout_writes_inflight == 0)
+        return false;
+    ipc_block(h, t, IPC_MEMORY_WAIT, NULL);
+    waitq_push(&memory_waiters_head, &memory_waiters_tail, t);
+    return true;
+}
+
+static void wake_memory_waiters(void)
+{
+    struct hart *h = sched_this_hart();
+    while (memory_waiters_head) {
+        struct thread *t = memory_waiters_head;
+        waitq_remove(&memory_waiters_head, &memory_waiters_tail, t);
+        ipc_wake(h, t);
+    }
+}
+
+void memobj_memory_wait_cancel(struct thread *t)
+{
+    waitq_remove(&memory_waiters_head, &memory_waiters_tail, t);
+}
+
 /* ---- the fault path ---- */
 
 /* Put cached page `cp` at `vpage` of `as` with `rights` and note it in the
@@ -774,10 +1372,24 @@ uint64_t memobj_discard_all_maps(void)
  * another frame is there (a frame mapped over the range by hand, which
  * forbids the access: an ordinary fault, never a retry loop); or
  * NS_FAULT_MANAGER with *aux = NS_ERR_NO_QUOTA when the space's bank cannot
- * hold a page table or the reverse-map entry. */
+ * hold a page table or the reverse-map entry.
+ *
+ * Dirty tracking, for objects backed by a storage map (track_dirty): a
+ * clean page is mapped without write permission whatever the mapping
+ * allows, and the first store to it faults here, marks it dirty and
+ * gives the PTE its write right. So the kernel knows what to write back
+ * without reading PTE dirty bits - which the U74 does not set by itself -
+ * and a page is made clean again by unmapping its PTEs before its write
+ * starts. Objects without a map skip this (no write fault after a read). */
 static int map_cached(struct memobj *mo, struct cache_page *cp, struct aspace *as, uint64_t vpage,
-                      uint32_t rights, uint64_t *aux)
+                      uint32_t rights, enum fault_access access, uint64_t *aux)
 {
+    if (mo->track_dirty && (rights & NS_RIGHT_WRITE)) {
+        if (access == ACCESS_WRITE)
+            mark_dirty(mo, cp);
+        else if (!(cp->flags & PC_DIRTY))
+            rights &= ~NS_RIGHT_WRITE;
+    }
     enum ns_error e = aspace_enter(as, vpage, cp->pa, rights);
     if (e == NS_OK) {
         if (page_cache_rmap_add(&mo->cache, cp, as, vpage) == PC_OK)
@@ -785,8 +1397,22 @@ static int map_cached(struct memobj *mo, struct cache_page *cp, struct aspace *a
         aspace_unmap_page(as, vpage, NULL);
     } else if (e == NS_ERR_RANGE) {
         uint64_t pa, flags;
-        if (!aspace_lookup(as, vpage, &pa, &flags) || pa != cp->pa)
+        if (!aspace_lookup(as, vpage, &pa, &flags) || (pa & ~(uint64_t)(PAGE_SIZE - 1)) != cp->pa)
             return -1;
+        if ((access == ACCESS_WRITE && (rights & NS_RIGHT_WRITE) && !(flags & PTE_W)) ||
+            !(flags & PTE_A)) {
+            /* The first store to a clean page: now it may write; or a page
+             * the clock aged, on hardware that faults rather than set the
+             * accessed bit. The reverse-map entry stays; only the PTE
+             * changes (aspace_enter sets A and D). */
+            aspace_unmap_page(as, vpage, NULL);
+            if (aspace_enter(as, vpage, cp->pa, rights) != NS_OK) {
+                page_cache_rmap_remove(&mo->cache, cp, as, vpage);
+                *aux = NS_ERR_NO_QUOTA;
+                return NS_FAULT_MANAGER;
+            }
+            return 0;
+        }
         aspace_flush_page(as, vpage);
         return 0;
     }
@@ -806,13 +1432,15 @@ static __attribute__((noinline)) int fault_missing(struct hart *h, struct thread
      * the retry after it arrives is the ordinary fault (map_cached). */
     struct page_request *r = find_request(mo, page);
     struct map_io *io = NULL;
-    struct disk *disk = NULL;
     if (!r) {
         enum ns_error e = NS_ERR_DEAD_OBJECT;
         uint32_t flags = NS_PAGE_REQ_NO_MAP;
+        memobj_reclaim(); /* before it takes frames: nothing when memory is plenty */
         if (has_map(mo)) {
-            r = map_fault(mo, page, &flags, &io, &disk, &e);
+            r = map_fault(mo, page, &flags, &io, &e);
             if (!r && flags == 0) { /* the map covers it, but no memory to read it into */
+                if (e == NS_ERR_NO_MEMORY && wait_for_memory(h, t))
+                    return 0;
                 *aux = e;
                 return NS_FAULT_MANAGER;
             }
@@ -839,7 +1467,7 @@ static __attribute__((noinline)) int fault_missing(struct hart *h, struct thread
     /* Submitted once the thread waits on the request: a RAM disk completes
      * inside the submission. */
     if (io)
-        map_io_submit(io, disk);
+        map_io_submit(io);
     return 0;
 }
 
@@ -860,7 +1488,7 @@ int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_acces
     /* Minor fault: the object has the page; map it here too. */
     struct cache_page *cp = page_cache_lookup(&mo->cache, page);
     if (cp)
-        return map_cached(mo, cp, as, vpage, m->rights, aux);
+        return map_cached(mo, cp, as, vpage, m->rights, access, aux);
     return fault_missing(h, t, mo, page, va, access, aux);
 }
 
@@ -870,9 +1498,11 @@ static void drop_page_visit(uint64_t page, struct cache_page *cp, void *ctx)
 {
     (void)page;
     struct memobj *mo = ctx;
+    bool ours = page_leaving(mo, cp);
     if (cp->flags & MEMOBJ_PAGE_BORROWED)
         return; /* lent by the kernel (the initrd), never ours to free */
-    kmem_page_free(pa_to_va(cp->pa));
+    if (ours)   /* else a writeback reads it: its completion frees it */
+        kmem_page_free(pa_to_va(cp->pa));
     bank_uncharge(mo->obj.bank, PAGE_SIZE);
 }
 
@@ -904,10 +1534,11 @@ static void memobj_destroy(struct kobj *obj)
     /* Transfers in flight finish without the object: their charges go back
      * now, with everything else of the object's (its bank may go next). */
     for (struct map_io *io = mo->io_list; io; io = io->next)
-        if (io->charged) {
-            bank_uncharge(mo->obj.bank, io_bytes(io->pages));
-            io->charged = false;
+        if (io->charge) {
+            bank_uncharge(mo->obj.bank, io->charge);
+            io->charge = 0;
         }
+    sync_abort_all(mo);
     cap_slot_delete(&mo->map); /* the manager's frames are the manager's */
     mapped_track(mo, false);
     cap_slot_delete(&mo->notify);
@@ -1151,18 +1782,21 @@ static enum ns_error fill_pages(struct memobj *mo, uint64_t first, uint64_t page
     for (uint64_t i = 0; i < pages && e == NS_OK; i++) {
         if (!(fresh >> i & 1))
             continue;
-        if (page_cache_insert(&mo->cache, first + i, direct_va_to_pa(frames[i]), 0, NULL) !=
-            PC_OK) {
+        struct cache_page *cp;
+        if (page_cache_insert(&mo->cache, first + i, direct_va_to_pa(frames[i]), 0, &cp) != PC_OK) {
             e = NS_ERR_NO_QUOTA;
             break;
         }
         inserted |= 1ull << i;
+        clock_track(mo, cp);
     }
     if (e != NS_OK) {
         /* Undo: the pages inserted are not mapped anywhere yet. */
         for (uint64_t i = 0; i < pages; i++) {
-            if (inserted >> i & 1)
+            if (inserted >> i & 1) {
+                page_leaving(mo, page_cache_lookup(&mo->cache, first + i));
                 page_cache_remove(&mo->cache, first + i, PC_REMOVE_FORCE, NULL);
+            }
             if (fresh >> i & 1) {
                 kmem_page_free(frames[i]);
                 bank_uncharge(mo->obj.bank, PAGE_SIZE);
@@ -1235,8 +1869,10 @@ static bool truncate_visit(struct page_cache *pc, uint64_t page, struct cache_pa
     uint64_t pa;
     page_cache_rmap_clear(pc, cp, rmap_unmap, NULL);
     bool borrowed = cp->flags & MEMOBJ_PAGE_BORROWED;
+    bool ours = page_leaving(mo, cp); /* a busy frame is its writeback's to free */
     if (page_cache_remove(pc, page, PC_REMOVE_FORCE, &pa) == PC_OK && !borrowed) {
-        kmem_page_free(pa_to_va(pa));
+        if (ours)
+            kmem_page_free(pa_to_va(pa));
         bank_uncharge(mo->obj.bank, PAGE_SIZE);
     }
     return true;
@@ -1283,6 +1919,18 @@ enum ns_error sys_memobj_info(struct thread *self, uint64_t memobj, uint64_t *le
 
 /* ---- storage-map system calls ---- */
 
+static bool track_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx)
+{
+    (void)page;
+    (void)ctx;
+    struct memobj *mo = (struct memobj *)((char *)pc - offsetof(struct memobj, cache));
+    if (!(cp->flags & MEMOBJ_PAGE_BORROWED)) {
+        mark_dirty(mo, cp);
+        clock_track(mo, cp);
+    }
+    return true;
+}
+
 enum ns_error sys_memobj_set_map(struct thread *self, uint64_t memobj, uint64_t frame,
                                  uint64_t height)
 {
@@ -1307,6 +1955,12 @@ enum ns_error sys_memobj_set_map(struct thread *self, uint64_t memobj, uint64_t 
     cap_slot_derive(fc, &mo->map, NS_RIGHT_READ, 0);
     mo->map_height = (uint32_t)height;
     mapped_track(mo, true);
+    if (!mo->track_dirty) {
+        /* From now on the kernel knows which pages differ from the disk;
+         * of those already here it cannot tell: all are dirty. */
+        mo->track_dirty = true;
+        page_cache_range(&mo->cache, 0, UINT64_MAX, track_visit, NULL);
+    }
     map_redrive(mo);
     return NS_OK;
 }
@@ -1329,6 +1983,9 @@ enum ns_error sys_memobj_control(struct thread *self, uint64_t memobj, uint64_t 
             return NS_ERR_INVALID_ARG;
         mo->readahead_pages = (uint32_t)arg;
         return NS_OK;
+    case NS_MEMOBJ_CTL_EVICT:
+        *out = memobj_evict(mo);
+        return NS_OK;
     default:
         return NS_ERR_INVALID_ARG;
     }
@@ -1343,6 +2000,7 @@ enum ns_error sys_memobj_stats(struct thread *self, uint64_t memobj, uint64_t bu
     struct ns_memobj_stats s = {
         .length = mo->length,
         .resident = page_cache_count(&mo->cache),
+        .dirty = mo->dirty,
         .requests_made = mo->requests_made,
         .map_reads = mo->map_reads,
         .map_pages_read = mo->map_pages_read,
@@ -1384,6 +2042,7 @@ enum ns_error sys_memobj_set_cluster(struct thread *self, uint64_t memobj, uint6
 
 void memobj_tick(struct hart *h, uint64_t now)
 {
+    memobj_reclaim();
     for (struct memobj *mo = pending_list, *next; mo; mo = next) {
         next = mo->pending_next;
         bool dead = !manager_alive(mo);

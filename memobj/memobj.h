@@ -28,6 +28,7 @@ struct hart;
 struct aspace;
 struct bank;
 struct map_io;
+struct memobj_sync;
 
 /* One request: a run of at most 64 pages asked for in one message. Pages
  * leave `pending` as they arrive, fail or fall past a shrunk length; the
@@ -67,9 +68,15 @@ struct memobj {
      * or stale: no map) and its height; map reads in flight; counters. */
     struct cap_slot map;
     uint32_t map_height;
+    bool track_dirty; /* backed by a map (now or once): clean pages are mapped read-only */
     uint32_t readahead_pages; /* 1..64 */
     uint32_t io_inflight;     /* map transfers not yet completed */
     struct map_io *io_list;   /* those transfers */
+    uint64_t dirty;           /* pages marked PC_DIRTY */
+    uint32_t writes_inflight; /* of io_inflight, writebacks */
+    uint8_t unflushed;        /* bit d: disk d took writes since its last flush */
+    bool sync_running, sync_again;
+    struct memobj_sync *syncs; /* NS_SYS_MEMOBJ_SYNC calls in progress */
     struct memobj *mapped_next, *mapped_prev; /* on the list of objects with a map */
     bool on_mapped_list;
     uint64_t map_reads, map_pages_read, map_writes, map_pages_written, io_errors, map_discards;
@@ -129,6 +136,17 @@ enum ns_error sys_memobj_stats(struct thread *self, uint64_t memobj, uint64_t bu
 /* Memory pressure: drop every storage map (their frames go back to their
  * banks; managers rebuild them on demand). Returns maps dropped. */
 uint64_t memobj_discard_all_maps(void);
+/* NS_SYS_MEMOBJ_SYNC: the caller blocks until every dirty page the map
+ * covers is written and the devices flushed (or returns at once). */
+void sys_memobj_sync(struct hart *h, struct thread *t);
+/* `t` waits in a sync and is being suspended or destroyed. */
+void memobj_sync_cancel(struct thread *t);
+/* `t` waits for memory to be paged out and is being suspended or
+ * destroyed. */
+void memobj_memory_wait_cancel(struct thread *t);
+/* Memory pressure: age and page out until the free frames reach the high
+ * watermark (or nothing more can go now). Returns pages freed. */
+uint64_t memobj_reclaim(void);
 
 enum ns_error sys_memobj_info(struct thread *self, uint64_t memobj, uint64_t *length,
                               uint64_t *resident, uint64_t *requests);
@@ -141,6 +159,8 @@ enum ns_error sys_memobj_preload(struct hart *h, struct thread *self, uint64_t m
 /* A cache page whose frame the kernel lent (the initrd's own memory): it is
  * neither freed nor uncharged when it leaves the cache. */
 #define MEMOBJ_PAGE_BORROWED (1u << PC_FLAG_USER_SHIFT)
+/* The clock chose the page: free it once its writeback leaves it clean. */
+#define MEMOBJ_PAGE_RECLAIM (2u << PC_FLAG_USER_SHIFT)
 
 /* Objects the kernel itself makes at boot (init's image and the initrd):
  * no manager and no notification, every page entered before anyone maps

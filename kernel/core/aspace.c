@@ -119,9 +119,10 @@ static pte_t *leaf_entry(const struct aspace *as, uint64_t va)
 
 /* PTE bits for each combination of READ (1), WRITE (2) and EXEC (4):
  * write implies read (a PTE cannot be write-only); 0 means nothing the
- * hardware could use. Accessed and dirty are set up front: pages are not
- * aged yet, and hardware that faults to set them (SiFive U74) never has
- * to. */
+ * hardware could use. Accessed and dirty are set up front, so hardware
+ * that faults to set them (SiFive U74) only faults once the clock has
+ * cleared the accessed bit (memobj/clock.c); the kernel tracks dirtiness
+ * itself, by write permission. */
 static const uint16_t pte_rights[8] = {
     [1] = PTE_R,         [2] = PTE_R | PTE_W,         [3] = PTE_R | PTE_W,
     [4] = PTE_X,         [5] = PTE_R | PTE_X,         [6] = PTE_R | PTE_W | PTE_X,
@@ -210,6 +211,25 @@ bool aspace_lookup(struct aspace *as, uint64_t va, uint64_t *pa, uint64_t *flags
         return false;
     *pa = pte_pa(*e) + (va & (PAGE_SIZE - 1));
     *flags = *e & 0x3ff;
+    return true;
+}
+
+void aspace_write_protect(struct aspace *as, uint64_t va)
+{
+    pte_t *e = leaf_entry(as, va);
+    if (!e || !(*e & PTE_V) || !(*e & PTE_W))
+        return;
+    *e &= ~(pte_t)PTE_W;
+    asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)as->asid) : "memory");
+}
+
+bool aspace_test_clear_accessed(struct aspace *as, uint64_t va)
+{
+    pte_t *e = leaf_entry(as, va);
+    if (!e || !(*e & PTE_V) || !(*e & PTE_A))
+        return false;
+    *e &= ~(pte_t)PTE_A;
+    asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)as->asid) : "memory");
     return true;
 }
 

@@ -44,6 +44,13 @@ void aspace_activate(struct aspace *as);
 void *aspace_user_page(struct aspace *as, uint64_t va, bool write);
 /* The PTE for `va` in `as`: true with its frame and flags if one exists. */
 bool aspace_lookup(struct aspace *as, uint64_t va, uint64_t *pa, uint64_t *flags);
+/* Take write permission away from the PTE for `va` (a page about to be
+ * written back: the next store faults and marks it dirty again). */
+void aspace_write_protect(struct aspace *as, uint64_t va);
+/* Was the page at `va` used since the last call? Reads and clears the
+ * PTE's accessed bit (and this hart's TLB entry, so hardware that sets it
+ * walks again; hardware that faults instead gets it back in memobj.c). */
+bool aspace_test_clear_accessed(struct aspace *as, uint64_t va);
 
 struct thread;
 void aspace_types_init(void);

@@ -322,6 +322,12 @@ void ipc_cancel(struct thread *t, enum ns_error reason, bool dying)
         case IPC_IO_WAIT:
             disk_io_cancel(t);
             break;
+        case IPC_SYNC_WAIT:
+            memobj_sync_cancel(t);
+            break;
+        case IPC_MEMORY_WAIT:
+            memobj_memory_wait_cancel(t);
+            break;
         case IPC_REPLY_WAIT:
             /* The server keeps its reply right: using it finds us gone
              * (generation or state) and reports NS_ERR_DEAD_OBJECT. */

@@ -39,6 +39,8 @@ enum ipc_op {
     IPC_NTFN_WAIT,  /* waiting on a notification */
     IPC_PAGE_WAIT,  /* waiting for a memory-object page (memobj.c) */
     IPC_IO_WAIT,    /* waiting for a transfer through a disk key (disk_obj.c) */
+    IPC_SYNC_WAIT,  /* waiting for a memory object's sync (memobj.c) */
+    IPC_MEMORY_WAIT, /* a fault waiting for pageout to free memory (memobj.c) */
 };
 
 struct endpoint {

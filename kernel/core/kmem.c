@@ -35,6 +35,16 @@ void *kmem_page_alloc(uint64_t *pa)
     return va;
 }
 
+uint64_t kmem_free_pages(void)
+{
+    return frame_count_free(frames);
+}
+
+uint64_t kmem_total_pages(void)
+{
+    return frame_count_total(frames);
+}
+
 void kmem_page_free(void *va)
 {
     frame_free(frames, direct_va_to_pa(va));

@@ -23,6 +23,9 @@ void *kmem_page_alloc(uint64_t *pa);
 /* The same without zeroing, for a caller about to overwrite all of it. */
 void *kmem_page_alloc_dirty(uint64_t *pa);
 void kmem_page_free(void *va);
+/* Page frames free now (memory pressure, memobj/clock.c). */
+uint64_t kmem_free_pages(void);
+uint64_t kmem_total_pages(void);
 
 struct kcache {
     const char *name;

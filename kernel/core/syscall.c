@@ -484,6 +484,11 @@ static enum ns_error do_memobj_control(struct args *a)
         A1 = out;
     return e;
 }
+static enum ns_error do_memobj_sync(struct args *a)
+{
+    sys_memobj_sync(a->h, a->t);
+    return RESULT_WRITTEN;
+}
 static enum ns_error do_memobj_stats(struct args *a)
 {
     return sys_memobj_stats(a->t, A0, A1);
@@ -533,6 +538,7 @@ static const syscall_fn syscalls[NS_SYS_COUNT] = {
     [NS_SYS_MEMOBJ_SET_MAP] = do_memobj_set_map,
     [NS_SYS_MEMOBJ_CONTROL] = do_memobj_control,
     [NS_SYS_MEMOBJ_STATS] = do_memobj_stats,
+    [NS_SYS_MEMOBJ_SYNC] = do_memobj_sync,
     [NS_SYS_DISKRANGE_WRITE] = do_diskrange_write,
     [NS_SYS_DISKRANGE_FLUSH] = do_diskrange_flush,
     [NS_SYS_MEMOBJ_PRELOAD] = do_memobj_preload,

@@ -400,7 +400,7 @@ static void pte_add(struct fake_aspace *f, uint64_t va, uint64_t pa, uint32_t ri
         f->pte = realloc(f->pte, f->cap * sizeof(*f->pte));
         fk_require(f->pte != NULL, "out of memory");
     }
-    f->pte[f->npte++] = (struct fk_pte){va, pa, rights, owned};
+    f->pte[f->npte++] = (struct fk_pte){va, pa, rights, owned, false};
 }
 
 static void pte_drop(struct fake_aspace *f, struct fk_pte *e)
@@ -491,7 +491,23 @@ bool aspace_lookup(struct aspace *as, uint64_t va, uint64_t *pa, uint64_t *flags
     if (!e)
         return false;
     *pa = e->pa + (va & (PAGE_SIZE - 1));
-    *flags = pte_flags(e->rights);
+    *flags = pte_flags(e->rights) & ~(uint64_t)(e->unaccessed ? PTE_A : 0);
+    return true;
+}
+
+void aspace_write_protect(struct aspace *as, uint64_t va)
+{
+    struct fk_pte *e = pte_of(fake_as(as), va);
+    if (e)
+        e->rights &= ~(uint32_t)NS_RIGHT_WRITE;
+}
+
+bool aspace_test_clear_accessed(struct aspace *as, uint64_t va)
+{
+    struct fk_pte *e = pte_of(fake_as(as), va);
+    if (!e || e->unaccessed)
+        return false;
+    e->unaccessed = true;
     return true;
 }
 
@@ -627,6 +643,16 @@ void kmem_page_free(void *va)
         }
     }
     fk_error("kmem_page_free of a page kmem did not hand out", NULL);
+}
+
+uint64_t kmem_free_pages(void)
+{
+    return UINT64_MAX; /* no memory pressure on the host: clock.c is tested alone */
+}
+
+uint64_t kmem_total_pages(void)
+{
+    return 1u << 20;
 }
 
 uint64_t fk_pages_live(void)
@@ -777,6 +803,18 @@ int kprintf(const char *fmt, ...)
 
 /* disk_obj.c's side of ipc_cancel for a thread waiting on a disk transfer:
  * none of these tests starts one. */
+void memobj_sync_cancel(struct thread *t);
+__attribute__((weak)) void memobj_sync_cancel(struct thread *t)
+{
+    fk_error("memobj_sync_cancel on a thread no sync holds", t);
+}
+
+void memobj_memory_wait_cancel(struct thread *t);
+__attribute__((weak)) void memobj_memory_wait_cancel(struct thread *t)
+{
+    fk_error("memobj_memory_wait_cancel on a thread not waiting for memory", t);
+}
+
 void disk_io_cancel(struct thread *t);
 __attribute__((weak)) void disk_io_cancel(struct thread *t)
 {

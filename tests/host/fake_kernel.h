@@ -72,6 +72,7 @@ struct fk_pte {
     uint64_t va, pa; /* page aligned */
     uint32_t rights; /* NS_RIGHT_READ/WRITE/EXEC */
     void *owned;     /* the page fk_map made (freed with the space); NULL for a kernel frame */
+    bool unaccessed; /* aspace_test_clear_accessed cleared its accessed bit */
 };
 
 struct fake_aspace {
