@@ -7,9 +7,10 @@
  *             a map discarded mid-read is rebuilt by the manager; create,
  *             delete and the errors;
  *   persist1  a blank disk: the manager formats a sub-range, an object is
- *             created and its data written through a disk key (kernel
- *             writeback through maps comes separately), another created
- *             and deleted; then a clean shutdown;
+ *             created and its data written through a disk key, another
+ *             written through a mapping and synced (the kernel writes it
+ *             back through the manager's map), one created and deleted;
+ *             then a clean shutdown;
  *   persist2  the same disk, booted again: the objects and the data are
  *             there (and the host checks the image with mkdisk).
  * Ends with "N passed, N failed" like the kernel suite. */
@@ -30,6 +31,7 @@ enum {
     S_OBJ,
     S_OBJ2,
     S_OBJ3,
+    S_OBJ4,
 };
 
 #define OBJ_VA 0x40000000ull
@@ -291,6 +293,10 @@ static void test_errors(void)
 #define P_ID     77
 #define P_LENGTH 200000u
 #define P_SEED   77
+/* Written through a mapping and synced: the kernel writes back through the
+ * manager's map. */
+#define W_ID     80
+#define W_LENGTH (40u * 4096 + 123)
 
 static void test_format_and_create(void)
 {
@@ -322,8 +328,27 @@ static void test_format_and_create(void)
     CHECK_OK(disk_create(S_EP, 78, 4096, 0, 0, S_OBJ2, NULL));
     CHECK_OK(disk_delete(S_EP, 78, NULL));
     CHECK_OK(disk_create(S_EP, 79, 0, 0, 0, S_OBJ3, NULL));
+    /* Stores through a mapping, then sync: durable when it returns. */
+    struct disk_stats before;
+    CHECK_OK(disk_stats(S_EP, &before));
+    CHECK_OK(disk_create(S_EP, W_ID, W_LENGTH, W_ID, DT_OBJ_PATTERN, S_OBJ4, NULL));
+    CHECK_OK(map_object(S_OBJ4, W_LENGTH));
+    if (mapped)
+        for (uint64_t p = 0; p < dt_pages(W_LENGTH); p++) {
+            volatile uint64_t *w = (volatile uint64_t *)(OBJ_VA + p * DT_PAGE_SIZE);
+            for (unsigned k = 0; k < DT_PAGE_SIZE / 8; k++)
+                w[k] = want_word(W_ID, W_LENGTH, p, k);
+        }
+    CHECK_OK(ns_memobj_sync(S_OBJ4));
+    struct ns_memobj_stats ms;
+    CHECK_OK(ns_memobj_stats(S_OBJ4, &ms));
+    CHECK(ms.dirty == 0 && ms.map_pages_written == dt_pages(W_LENGTH) && ms.io_errors == 0);
+    CHECK(ms.requests_made == 0);
+    printf("    object %u: %lu pages written back in %lu writes\n", W_ID,
+           (unsigned long)ms.map_pages_written, (unsigned long)ms.map_writes);
+    unmap_object(W_LENGTH);
     CHECK_OK(disk_stats(S_EP, &st));
-    CHECK(st.objects == 2);
+    CHECK(st.objects == 3 && st.requests == before.requests);
     printf("    generation %lu, %lu sectors free\n", (unsigned long)st.generation,
            (unsigned long)st.free_sectors);
 }
@@ -332,14 +357,16 @@ static void test_after_reboot(void)
 {
     struct disk_stats st;
     CHECK_OK(disk_stats(S_EP, &st));
-    CHECK(st.mount == DT_OK && st.formatted == 0 && st.objects == 2);
+    CHECK(st.mount == DT_OK && st.formatted == 0 && st.objects == 3);
     uint64_t ids[4], lengths[4], total;
     unsigned n;
     CHECK_OK(disk_list(S_EP, 0, ids, lengths, 4, &n, &total));
-    CHECK(n == 2 && ids[0] == P_ID && lengths[0] == P_LENGTH && ids[1] == 79 && lengths[1] == 0);
+    CHECK(n == 3 && ids[0] == P_ID && lengths[0] == P_LENGTH && ids[1] == 79 && lengths[1] == 0);
+    CHECK(ids[2] == W_ID && lengths[2] == W_LENGTH);
     uint32_t dt = 0;
     CHECK_ERR(disk_open(S_EP, 78, S_OBJ, NULL, &dt), NS_ERR_INVALID_ARG);
     read_pattern_object(P_ID, P_SEED, P_LENGTH);
+    read_pattern_object(W_ID, W_ID, W_LENGTH);
     uint64_t length = 1;
     CHECK_OK(disk_open(S_EP, 79, S_OBJ, &length, NULL));
     CHECK(length == 0);

@@ -369,9 +369,10 @@ DISKTEST_OK = [r"\n(\d+) passed, 0 failed", r"NewSys: shutdown \(ok"]
 
 def run_diskmgr_persist(case):
     """Boot twice on one blank disk: the first boot's manager formats a
-    sub-range (from sector 4096), creates object 77 and writes its pattern;
-    the second finds it and reads it back; then the host checks the image
-    with mkdisk (the table and the pattern data)."""
+    sub-range (from sector 4096), creates object 77 and writes its pattern
+    through a disk key, and object 80 written through a mapping and synced;
+    the second finds both and reads them back; then the host checks the
+    image with mkdisk (the table and the pattern data)."""
     name = case[0]
     t0 = time.time()
     d = os.path.join(IMAGES, name)
@@ -381,9 +382,11 @@ def run_diskmgr_persist(case):
         f.truncate(8 * MiB)
     out_all, problems = "", []
     boots = [("persist1", [r"disk: disk 0 sectors 4096\+12288: formatted",
+                           r"object 80: 41 pages written back in \d+ writes",
                            r"PASS disk_format_and_create"]),
-             ("persist2", [r"disk: disk 0 sectors 4096\+12288: mounted, generation \d+, 2 objects",
+             ("persist2", [r"disk: disk 0 sectors 4096\+12288: mounted, generation \d+, 3 objects",
                            r"object 77: 49 pages in 1 runs, \d+ kernel reads, 0 manager requests",
+                           r"object 80: 41 pages in 1 runs, \d+ kernel reads, 0 manager requests",
                            r"PASS disk_after_reboot"])]
     for mode, expects in boots:
         _, p, out, _ = run_case((f"{name}-{mode}", ["--init", "disktest", "--disk", img,
@@ -397,7 +400,8 @@ def run_diskmgr_persist(case):
         try:
             out = mkdisk("--offset", 4096, "check", img, "--data")
             out_all += "--- mkdisk check\n" + out
-            for exp in (r"object 77: 0 of 49 pages differ from pattern 77", r"check ok"):
+            for exp in (r"object 77: 0 of 49 pages differ from pattern 77",
+                        r"object 80: 0 of 41 pages differ from pattern 80", r"check ok"):
                 if not re.search(exp, out):
                     problems.append(f"mkdisk check: missing /{exp}/")
             out = mkdisk("--offset", 4096, "ls", img)
