@@ -322,6 +322,118 @@ def blk_cases(flt):
     return cases
 
 
+# ---- the disk manager (managers/disk) on images made by mkdisk -------------
+MKDISK = os.path.join(BUILD, "tools", "mkdisk")
+
+
+def mkdisk(*args):
+    """Run the host tool (built by the host build; scripts/mkdisk builds it
+    when missing); its output, or an exception on failure."""
+    tool = MKDISK if os.access(MKDISK, os.X_OK) else os.path.join(ROOT, "scripts", "mkdisk")
+    p = subprocess.run([tool] + [str(a) for a in args], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    if p.returncode:
+        raise RuntimeError(f"mkdisk {' '.join(map(str, args))}: {p.stdout.decode()}")
+    return p.stdout.decode()
+
+
+def diskmgr_read_image(case):
+    """4 MiB: pattern objects 7 (74 pages) and 3, and object 9 (70 pages)
+    made after two 40-page holes were punched, with the rest of the disk
+    taken: it lands in two runs, so its storage map has several levels.
+    Generation 10 holds those five objects."""
+    d = os.path.join(IMAGES, case)
+    os.makedirs(d, exist_ok=True)
+    img = os.path.join(d, "objects.img")
+    mkdisk("create", img, "4M")
+    mkdisk("add", img, 7, 300000, "--pattern", 42)
+    mkdisk("add", img, 3, 5000, "--pattern", 3)
+    for oid, size in ((50, "160K"), (51, "400K"), (52, "160K")):
+        mkdisk("add", img, oid, size)
+    mkdisk("add", img, 53, 735 * 4096, "--pattern", 53)  # the rest: a height-3 map
+    mkdisk("rm", img, 50)
+    mkdisk("rm", img, 52)
+    mkdisk("add", img, 9, 70 * 4096 - 1000, "--pattern", 9)
+    # One more update, torn as a crash would leave it: the copy holding it
+    # (generation 11, copy 1) is damaged, so the manager mounts generation
+    # 10 from copy 0 - without object 99.
+    mkdisk("add", img, 99, 4096)
+    with open(img, "r+b") as f:
+        f.seek((8 + 128) * SECTOR + 100)
+        f.write(b"torn write")
+    return img
+
+
+DISKTEST_OK = [r"\n(\d+) passed, 0 failed", r"NewSys: shutdown \(ok"]
+
+
+def run_diskmgr_persist(case):
+    """Boot twice on one blank disk: the first boot's manager formats a
+    sub-range (from sector 4096), creates object 77 and writes its pattern
+    through a disk key, and object 80 written through a mapping and synced;
+    the second finds both and reads them back; then the host checks the
+    image with mkdisk (the table and the pattern data)."""
+    name = case[0]
+    t0 = time.time()
+    d = os.path.join(IMAGES, name)
+    os.makedirs(d, exist_ok=True)
+    img = os.path.join(d, "persist.img")
+    with open(img, "wb") as f:
+        f.truncate(8 * MiB)
+    out_all, problems = "", []
+    boots = [("persist1", [r"disk: disk 0 sectors 4096\+12288: formatted",
+                           r"object 80: 41 pages written back in \d+ writes",
+                           r"PASS disk_format_and_create"]),
+             ("persist2", [r"disk: disk 0 sectors 4096\+12288: mounted, generation \d+, 3 objects",
+                           r"object 77: 49 pages in 1 runs, \d+ kernel reads, 0 manager requests",
+                           r"object 80: 41 pages in 1 runs, \d+ kernel reads, 0 manager requests",
+                           r"PASS disk_after_reboot"])]
+    for mode, expects in boots:
+        _, p, out, _ = run_case((f"{name}-{mode}", ["--init", "disktest", "--disk", img,
+                                                    "--append", f"disktest={mode}"], 0,
+                                 expects + DISKTEST_OK), False)
+        out_all += f"--- {mode}\n{out}"
+        problems += [f"{mode}: {x}" for x in p]
+        if p:
+            break
+    if not problems:
+        try:
+            out = mkdisk("--offset", 4096, "check", img, "--data")
+            out_all += "--- mkdisk check\n" + out
+            for exp in (r"object 77: 0 of 49 pages differ from pattern 77",
+                        r"object 80: 0 of 41 pages differ from pattern 80", r"check ok"):
+                if not re.search(exp, out):
+                    problems.append(f"mkdisk check: missing /{exp}/")
+            out = mkdisk("--offset", 4096, "ls", img)
+            out_all += out
+            if not re.search(r"^id 79 length 0 pages 0 runs 0:", out, re.M) or "id 78 " in out:
+                problems.append("mkdisk ls: not the objects the guest left")
+        except RuntimeError as e:
+            problems.append(str(e))
+    return name, problems, out_all, time.time() - t0
+
+
+def diskmgr_cases(flt):
+    cases = []
+    if "diskmgr-read" in flt or flt in "diskmgr-read":
+        img = diskmgr_read_image("diskmgr-read")
+        cases.append(("diskmgr-read", ["--init", "disktest", "--disk", img, "--append",
+                                       "disktest=read"], 0,
+                      [r"disk: disk 0 sectors 0\+8192: mounted, generation 10, 5 objects",
+                       r"disk: table copy 1: checksum mismatch; mounted copy 0",
+                       r"object 7: 74 pages in 1 runs, \d+ kernel reads, 0 manager requests",
+                       r"object 3: 2 pages in 1 runs, \d+ kernel reads, 0 manager requests",
+                       r"after the discard: [1-9]\d* manager requests, [1-9]\d* maps rebuilt",
+                       r"PASS disk_mount_image", r"PASS disk_read_pattern",
+                       r"bad keys: [1-9]\d* manager requests, [1-9]\d* pages it supplied, "
+                       r"[1-9]\d* maps rebuilt",
+                       r"PASS disk_fragmented_and_rebuild", r"PASS disk_tall_map_and_bad_keys",
+                       r"PASS disk_create_delete", r"PASS disk_errors", r"\n6 passed, 0 failed",
+                       r"NewSys: shutdown \(ok"]))
+    cases.append(("diskmgr-persist", run_diskmgr_persist, 0, []))
+    return cases
+
+
 def dts_cases():
     """Boot -M virt with our own device tree for it, when it was built."""
     dtb = os.path.join(BUILD, "riscv", "dts", "qemu-virt.dtb")
@@ -395,6 +507,8 @@ def run_case(case, verbose):
     name, args, want_status, expects = case
     if args is None:
         return run_gdb_case(case)
+    if callable(args):
+        return args(case)
     limit = SLOW.get(name, TIMEOUT)
     args = [scratch_image(a) if a.startswith("@scratch:") else a for a in args]
     cmd = [RUN, "--no-build", "--timeout", str(limit)] + args
@@ -432,8 +546,8 @@ def main():
         initrd = f.read()
     with open(ODD_INITRD, "wb") as f:
         f.write(initrd + b"\0" * 1234)
-    cases = [c for c in CASES + dts_cases() + blk_cases(a.filter) + [gdb_case()]
-             if a.filter in c[0]]
+    cases = [c for c in CASES + dts_cases() + blk_cases(a.filter) + diskmgr_cases(a.filter) +
+             [gdb_case()] if a.filter in c[0]]
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
         for name, problems, out, secs in ex.map(lambda c: run_case(c, a.verbose), cases):
