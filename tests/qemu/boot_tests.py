@@ -413,6 +413,90 @@ def run_diskmgr_persist(case):
     return name, problems, out_all, time.time() - t0
 
 
+def boot_until(args, pattern, limit):
+    """Boot with `args` until a console line matches `pattern`, then kill
+    QEMU with SIGKILL (no shutdown, no flush by anyone): the output, and
+    whether the line came."""
+    import signal
+    cmd = [RUN, "--no-build", "--timeout", str(limit)] + args
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    out, seen = [], False
+    deadline = time.time() + limit + 15
+    try:
+        for raw in p.stdout:
+            line = raw.decode(errors="replace")
+            out.append(line)
+            if re.search(pattern, line):
+                seen = True
+                break
+            if time.time() > deadline:
+                break
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    return "".join(out).replace("\r", ""), seen
+
+
+BIG_MEM = ["--mem", "128M", "--init", "tests"]
+BIG_DISK_MIB = 520  # a 512 MiB object 2 MiB into the disk (tests/guest/storage_tests.c)
+BIG_OK = [r"PASS storage_big_check", r"big: 0 of 131072 pages bad", r"\n1 passed, 0 failed",
+          r"NewSys: shutdown \(ok"]
+
+
+def big_image(name):
+    d = os.path.join(IMAGES, name)
+    os.makedirs(d, exist_ok=True)
+    img = os.path.join(d, "big.img")
+    if os.path.exists(img):
+        os.unlink(img)
+    with open(img, "wb") as f:  # sparse: only what the guest writes takes room
+        f.truncate(BIG_DISK_MIB * MiB)
+    return img
+
+
+def run_big_sigkill(case):
+    """A 512 MiB object on a 128 MiB machine, written through its mapping
+    and synced; the VM is killed with SIGKILL the moment sync returns; the
+    next boot reads every page back against its pattern."""
+    name, t0 = case[0], time.time()
+    img = big_image(name)
+    out, seen = boot_until(BIG_MEM + ["--disk", img, "--append",
+                                      "only=storage_big_sync bigseed=31"], r"^big: synced", 150)
+    problems = [] if seen else ["the writer never said it synced"]
+    if seen:
+        _, p, out2, _ = run_case((f"{name}-check", BIG_MEM + ["--disk", img, "--append",
+                                                              "only=storage_big_check bigseed=31"],
+                                  0, BIG_OK), False)
+        out += "--- after SIGKILL\n" + out2
+        problems += p
+    os.unlink(img)
+    return name, problems, out, time.time() - t0
+
+
+def run_big_shutdown(case):
+    """The same without sync: the clean shutdown after the writer must
+    write every dirty page and flush before the machine goes off."""
+    name, t0 = case[0], time.time()
+    img = big_image(name)
+    _, problems, out, _ = run_case((f"{name}-write", BIG_MEM + [
+        "--disk", img, "--append", "only=storage_big_nosync bigseed=57"], 0,
+        [r"PASS storage_big_nosync", r"NewSys: shutdown \(ok"]), False)
+    if not problems:
+        _, p, out2, _ = run_case((f"{name}-check", BIG_MEM + ["--disk", img, "--append",
+                                                              "only=storage_big_check bigseed=57"],
+                                  0, BIG_OK), False)
+        out += "--- after the clean shutdown\n" + out2
+        problems += p
+    os.unlink(img)
+    return name, problems, out, time.time() - t0
+
+
+def storage_cases():
+    return [("storage-big-sigkill", run_big_sigkill, 0, []),
+            ("storage-big-shutdown", run_big_shutdown, 0, [])]
+
+
 def diskmgr_cases(flt):
     cases = []
     if "diskmgr-read" in flt or flt in "diskmgr-read":
@@ -546,7 +630,7 @@ def main():
         initrd = f.read()
     with open(ODD_INITRD, "wb") as f:
         f.write(initrd + b"\0" * 1234)
-    cases = [c for c in CASES + dts_cases() + blk_cases(a.filter) + diskmgr_cases(a.filter) +
+    cases = [c for c in CASES + dts_cases() + blk_cases(a.filter) + diskmgr_cases(a.filter) + storage_cases() +
              [gdb_case()] if a.filter in c[0]]
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
