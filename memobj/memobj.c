@@ -1484,6 +1484,8 @@ static uint64_t reclaim_pages(uint64_t want)
         r.writing += more.writing;
         r.referenced += more.referenced;
     }
+    if (r.scanned)
+        aspace_flush_all(); /* the accessed bits cleared: one flush for the batch */
     /* Nothing on the clock could go (not merely used lately) and nothing
      * is on its way out: the maps' own frames are what is left to give. */
     if (r.freed == 0 && r.writing == 0 && r.referenced == 0 && pageout_writes_inflight == 0)
