@@ -442,6 +442,7 @@ static bool bank_tight(const struct bank *b, uint64_t bytes);
 static void writebacks_free(struct memobj *mo);
 static bool ask_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx);
 static bool wait_for_memory(struct hart *h, struct thread *t);
+static void map_around(struct memobj *mo, uint64_t first, uint64_t kept);
 static enum ns_error lookup_memobj(struct thread *t, uint64_t slot, uint32_t rights,
                                    struct memobj **out);
 
@@ -602,6 +603,7 @@ static void map_read_done(struct blk_request *rq)
         settle_run(h, mo, first, n, NS_FAULT_IO, NS_ERR_IO);
         return;
     }
+    map_around(mo, first, kept);
     /* Every page that is resident now goes on; one the cache could not
      * take (its bank is full) fails as a supply would. */
     uint64_t in = kept | here;
@@ -615,6 +617,33 @@ static void map_read_done(struct blk_request *rq)
         else if (first + i < pages_of(mo->length))
             settle_run(h, mo, first + i, j - i, NS_FAULT_MANAGER, NS_ERR_NO_QUOTA);
         i = j;
+    }
+}
+
+/* Fault-around: the thread that faulted (the first waiter on the read)
+ * is most likely reading on, so the other pages of the read go into its
+ * mapping now, as its next faults would put them (read-only while clean),
+ * and it takes no minor fault for each. Best effort: a page that cannot
+ * be mapped (a full bank, a PTE already there) is left to its fault. */
+static void map_around(struct memobj *mo, uint64_t first, uint64_t kept)
+{
+    struct page_request *r = kept ? find_request(mo, first + (uint64_t)__builtin_ctzll(kept)) : NULL;
+    struct thread *t = r ? r->head : NULL;
+    if (!t || !thread_can_run(t))
+        return;
+    struct mapping *m = map_tree_lookup(&t->as->maps, t->fault_va);
+    if (!m || m->obj != mo || !(m->rights & NS_RIGHT_READ))
+        return;
+    uint64_t m_pages = (m->va_end - m->va_start) / PAGE_SIZE;
+    for (uint64_t bits = kept; bits; bits &= bits - 1) {
+        uint64_t page = first + (uint64_t)__builtin_ctzll(bits), aux;
+        if (page == t->fault_page || page < m->obj_page || page - m->obj_page >= m_pages)
+            continue;
+        struct cache_page *cp = page_cache_lookup(&mo->cache, page);
+        uint64_t va = m->va_start + (page - m->obj_page) * PAGE_SIZE;
+        if (cp && cp->mapcount == 0 &&
+            map_cached(mo, cp, t->as, va, m->rights, ACCESS_READ, &aux) != 0)
+            break;
     }
 }
 
