@@ -647,15 +647,26 @@ static void map_around(struct memobj *mo, uint64_t first, uint64_t kept)
     }
 }
 
-/* How many pages from `page` one read may take: the readahead, the key's
+/* How many pages from `page` one read may take: the readahead, the keys'
  * contiguous run, the object's end, the device's segments, stopping at a
  * page that is resident or already asked for. */
 static uint32_t read_run(struct memobj *mo, uint64_t page, const struct smap_where *w)
 {
     struct blk_device *dev = w->disk->dev;
     uint64_t max = mo->readahead_pages, end = pages_of(mo->length);
-    if (max > w->run)
-        max = w->run;
+    /* Past the key's span into the next slots while their keys (each
+     * checked by the walk) go on where it ends on the same disk: objects
+     * laid out in one run read ahead across slot boundaries. */
+    uint64_t run = w->run;
+    while (run < max && page + run < end) {
+        struct smap_where next;
+        if (map_resolve(mo, page + run, NS_RIGHT_READ, &next) != SMAP_MAPPED ||
+            next.disk != w->disk || next.sector != w->sector + run * DISK_SECTORS_PER_PAGE)
+            break;
+        run += next.run;
+    }
+    if (max > run)
+        max = run;
     if (max > end - page)
         max = end - page;
     if (dev->max_segs && max > dev->max_segs)

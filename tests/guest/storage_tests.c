@@ -159,9 +159,24 @@ static void test_storage_map_fault(void)
     CHECK(st.has_map == 1 && st.io_inflight == 0 && st.io_errors == 0);
     if (st.map_reads != 5)
         printf("    %lu reads\n", (unsigned long)st.map_reads);
-    /* Writes land in the cache (write-back through the map comes later). */
+    /* Writes land in the cache (and go back through the map: see
+     * storage_writeback). */
     *(volatile uint64_t *)OBJ_VA = 42;
     CHECK(*(volatile uint64_t *)OBJ_VA == 42);
+    /* Readahead goes on across slots whose keys are contiguous on disk:
+     * one read of 32 pages from page 8 (slots 0, 1 and 2). */
+    uint64_t dropped;
+    CHECK_OK(ns_memobj_control(T_MO, NS_MEMOBJ_CTL_EVICT, 0, &dropped));
+    CHECK_OK(ns_memobj_control(T_MO, NS_MEMOBJ_CTL_READAHEAD, 32, NULL));
+    CHECK_OK(ns_memobj_stats(T_MO, &st));
+    uint64_t reads = st.map_reads, pages_read = st.map_pages_read;
+    CHECK(page_matches(8, 4096));
+    CHECK_OK(ns_memobj_stats(T_MO, &st));
+    CHECK(st.map_reads == reads + 1 && st.map_pages_read == pages_read + 32);
+    if (st.map_reads != reads + 1)
+        printf("    %lu reads of %lu pages\n", (unsigned long)(st.map_reads - reads),
+               (unsigned long)(st.map_pages_read - pages_read));
+    CHECK(page_matches(31, 4096) && page_matches(39, 4096 - 104));
     cleanup();
 }
 
