@@ -34,6 +34,9 @@
 #include "kernel/arch/riscv/vm.h"
 #include "kernel/core/object.h"
 #include "memobj/memobj.h"
+#include "frames/diskrange.h"
+#include "frames/objframe.h"
+#include "virtio-blk/blk.h"
 
 #define H   (fk_hart())
 #define RWX (NS_RIGHT_READ | NS_RIGHT_WRITE | NS_RIGHT_EXEC)
@@ -1552,7 +1555,8 @@ static void rt_check(bool contents)
     assert_int_equal(nrequests(mo), live);
     for (unsigned i = 0; i < RT_MAXREQ; i++)
         if (W.req[i].live) {
-            struct page_request *r = request_at(mo, W.req[i].first + __builtin_ctzll(W.req[i].pending));
+            struct page_request *r =
+                request_at(mo, W.req[i].first + __builtin_ctzll(W.req[i].pending));
             assert_non_null(r);
             assert_int_equal(r->pending, W.req[i].pending);
             assert_int_equal(r->handed_out, W.req[i].read);
@@ -1673,6 +1677,269 @@ static void rt_fault(void)
         W.th[i].state = RT_WAIT;
         W.th[i].req = (unsigned)r;
     }
+}
+
+/* ---- storage maps: dirty pages, writeback, sync ------------------------------
+ *
+ * A fake disk of 256 pages behind the real storage-map walk: requests wait
+ * in a queue until the test completes them (with the status it picks), so
+ * every interleaving of stores, truncation and completion can be staged. */
+
+#define FD_PAGES 256
+#define S_FRAME  9
+
+static struct {
+    struct blk_device dev;
+    struct disk disk;
+    struct cap_slot root_key;
+    struct objframe root;
+    unsigned char data[FD_PAGES][PAGE_SIZE];
+    struct blk_request *queue[64];
+    unsigned queued, reads, writes, flushes;
+} fd;
+
+static enum blk_status fd_submit(struct blk_device *dev, struct blk_request *rq)
+{
+    (void)dev;
+    assert_true(fd.queued < 64);
+    fd.queue[fd.queued++] = rq;
+    return BLK_OK;
+}
+
+static const struct blk_ops fd_ops = {.submit = fd_submit};
+
+/* Complete the requests queued now (not those their completions queue)
+ * with `status`. */
+static void fd_complete(enum blk_status status)
+{
+    for (unsigned n = fd.queued; n; n--) {
+        struct blk_request *rq = fd.queue[0];
+        memmove(fd.queue, fd.queue + 1, --fd.queued * sizeof(fd.queue[0]));
+        uint64_t off = rq->sector * 512;
+        for (unsigned i = 0; i < rq->nsegs && status == BLK_OK; i++) {
+            void *mem = pa_to_va(rq->segs[i].pa);
+            if (rq->op == BLK_OP_READ)
+                memcpy(mem, (unsigned char *)fd.data + off, rq->segs[i].len);
+            else if (rq->op == BLK_OP_WRITE)
+                memcpy((unsigned char *)fd.data + off, mem, rq->segs[i].len);
+            off += rq->segs[i].len;
+        }
+        fd.reads += rq->op == BLK_OP_READ;
+        fd.writes += rq->op == BLK_OP_WRITE;
+        fd.flushes += rq->op == BLK_OP_FLUSH;
+        rq->status = status;
+        rq->done(rq);
+    }
+}
+
+/* A 64-page object whose height-2 map has a key per 16-page slot over the
+ * fake disk's first 64 pages, installed; a client mapping it RW at VA0. */
+static struct thread *map_world(void)
+{
+    memset(&fd, 0, sizeof(fd));
+    strcpy(fd.dev.name, "fd0");
+    fd.dev.sectors = FD_PAGES * 8;
+    fd.dev.block_size = 512;
+    fd.dev.can_flush = true;
+    fd.dev.max_segs = 64;
+    fd.dev.ops = &fd_ops;
+    kobj_init(&fd.disk.obj, NS_CAP_DISKRANGE);
+    fd.disk.sectors = FD_PAGES * 8;
+    fd.disk.dev = &fd.dev;
+    for (unsigned p = 0; p < FD_PAGES; p++)
+        memset(fd.data[p], (int)(p + 1), PAGE_SIZE);
+    diskrange_install(&fd.root_key, &fd.disk, RW);
+    kobj_init(&fd.root.obj, NS_CAP_OBJFRAME);
+    objframe_init(&fd.root);
+    for (unsigned i = 0; i < 4; i++) {
+        struct cap_slot k = {0};
+        assert_int_equal(diskrange_derive(&fd.root_key, &k, i * 128, 128, RW), NS_OK);
+        assert_int_equal(objframe_store(&fd.root, i, &k, RW), NS_OK);
+        cap_slot_delete(&k);
+    }
+    world(64 * PAGE_SIZE);
+    cap_install(&M->cs->cs.slots[S_FRAME], &fd.root.obj, NS_RIGHTS_ALL, 0);
+    fk_set_current(M);
+    assert_int_equal(sys_memobj_set_map(M, S_MO, S_FRAME, 2), NS_OK);
+    uint64_t out;
+    assert_int_equal(sys_memobj_control(M, S_MO, NS_MEMOBJ_CTL_READAHEAD, 1, &out), NS_OK);
+    struct thread *c = client("c", NULL);
+    assert_int_equal(map(c, VA0, 0, 64, RW), NS_OK);
+    return c;
+}
+
+static void map_world_end(struct thread *c)
+{
+    fk_thread_destroy(c);
+    cap_slot_delete(&M->cs->cs.slots[S_FRAME]);
+    objframe_clear_all(&fd.root);
+    cap_slot_delete(&fd.root_key);
+}
+
+static uint32_t pte_rights(struct thread *t, uint64_t va)
+{
+    const struct fk_pte *e = fk_pte_find(t->as, va);
+    return e ? e->rights : 0;
+}
+
+/* Read page p (through the fake disk) and check it is mapped. */
+static void read_in(struct thread *c, uint64_t p)
+{
+    assert_int_equal(fault(c, VA0 + p * PAGE_SIZE, ACCESS_READ), 0);
+    fd_complete(BLK_OK);
+    assert_int_equal(c->state, THREAD_RUNNABLE);
+    assert_non_null(fk_pte_find(c->as, VA0 + p * PAGE_SIZE));
+}
+
+static enum ns_error sync_obj(struct thread *t)
+{
+    fk_set_current(t);
+    t->ctx.regs[10] = S_MO;
+    sys_memobj_sync(H, t);
+    fk_set_current(NULL);
+    return t->state == THREAD_BLOCKED ? NS_ERR_WOULD_BLOCK : (enum ns_error)t->ctx.regs[10];
+}
+
+/* A clean page is mapped read-only even where the mapping allows writes;
+ * the first store faults, marks it dirty and makes the PTE writable. */
+static void test_map_dirty_tracking(void **state)
+{
+    (void)state;
+    struct thread *c = map_world();
+    read_in(c, 3);
+    assert_int_equal(fd.reads, 1);
+    assert_int_equal(pte_rights(c, VA0 + 3 * PAGE_SIZE) & NS_RIGHT_WRITE, 0);
+    assert_int_equal(MO()->dirty, 0);
+    assert_int_equal(fault(c, VA0 + 3 * PAGE_SIZE, ACCESS_WRITE), 0);
+    assert_true(pte_rights(c, VA0 + 3 * PAGE_SIZE) & NS_RIGHT_WRITE);
+    assert_int_equal(MO()->dirty, 1);
+    /* A write fault on a missing page arrives dirty and writable. */
+    assert_int_equal(fault(c, VA0 + 4 * PAGE_SIZE, ACCESS_WRITE), 0);
+    fd_complete(BLK_OK);
+    assert_true(pte_rights(c, VA0 + 4 * PAGE_SIZE) & NS_RIGHT_WRITE);
+    assert_int_equal(MO()->dirty, 2);
+    map_world_end(c);
+}
+
+/* Sync writes the dirty run in one request, a failed write leaves the
+ * pages dirty and is retried by the next pass, then the disk is flushed
+ * and only then does the caller go on; the data on disk is the store. */
+static void test_sync_retries_failed_write(void **state)
+{
+    (void)state;
+    struct thread *c = map_world();
+    for (uint64_t p = 5; p < 8; p++) {
+        read_in(c, p);
+        assert_int_equal(fault(c, VA0 + p * PAGE_SIZE, ACCESS_WRITE), 0);
+        ((unsigned char *)pa_to_va(fk_pte_find(c->as, VA0 + p * PAGE_SIZE)->pa))[10] = 0xee;
+    }
+    assert_int_equal(MO()->dirty, 3);
+    struct thread *s = fk_thread_in("syncer", 16, c);
+    assert_int_equal(fk_give(M, S_MO, s, S_MO, RW, 0), NS_OK);
+    assert_int_equal(sync_obj(s), NS_ERR_WOULD_BLOCK);
+    assert_int_equal(fd.queued, 1); /* pages 5-7: one run */
+    assert_int_equal(fd.queue[0]->count, 24);
+    /* Written back: the PTEs lost their write right. */
+    assert_int_equal(pte_rights(c, VA0 + 5 * PAGE_SIZE) & NS_RIGHT_WRITE, 0);
+    fd_complete(BLK_ERR_IO);
+    /* Dirty again, and the next pass is on the disk already. */
+    assert_int_equal(fd.queued, 1);
+    assert_int_equal(MO()->dirty, 0);
+    assert_int_equal(MO()->io_errors, 1);
+    assert_int_equal(s->state, THREAD_BLOCKED);
+    fd_complete(BLK_OK); /* the write */
+    assert_int_equal(s->state, THREAD_BLOCKED);
+    fd_complete(BLK_OK); /* the flush it led to */
+    assert_int_equal(fd.flushes, 1);
+    assert_int_equal(s->state, THREAD_RUNNABLE);
+    assert_int_equal(s->ctx.regs[10], NS_OK);
+    assert_int_equal(fd.data[6][10], 0xee);
+    assert_int_equal(fd.data[6][11], 7);
+    assert_int_equal(MO()->dirty, 0);
+    /* Nothing dirty: sync returns at once. */
+    assert_int_equal(sync_obj(s), NS_OK);
+    /* A read-only holder cannot sync. */
+    assert_int_equal(fk_give(M, S_MO, s, S_MO_RO, R, 0), NS_OK);
+    fk_set_current(s);
+    s->ctx.regs[10] = S_MO_RO;
+    sys_memobj_sync(H, s);
+    assert_int_equal(s->ctx.regs[10], NS_ERR_NO_RIGHTS);
+    fk_thread_destroy(s);
+    map_world_end(c);
+}
+
+/* Three failed passes: sync gives NS_ERR_IO, the page stays dirty. */
+static void test_sync_reports_io_error(void **state)
+{
+    (void)state;
+    struct thread *c = map_world();
+    read_in(c, 1);
+    assert_int_equal(fault(c, VA0 + PAGE_SIZE, ACCESS_WRITE), 0);
+    assert_int_equal(sync_obj(c), NS_ERR_WOULD_BLOCK);
+    for (int i = 0; i < 3; i++)
+        fd_complete(BLK_ERR_IO);
+    assert_int_equal(c->state, THREAD_RUNNABLE);
+    assert_int_equal(c->ctx.regs[10], NS_ERR_IO);
+    assert_int_equal(MO()->dirty, 1);
+    assert_int_equal(MO()->io_errors, 3);
+    /* The next sync writes it. */
+    assert_int_equal(sync_obj(c), NS_ERR_WOULD_BLOCK);
+    fd_complete(BLK_OK);
+    fd_complete(BLK_OK);
+    assert_int_equal(c->ctx.regs[10], NS_OK);
+    assert_int_equal(MO()->dirty, 0);
+    map_world_end(c);
+}
+
+/* A page truncated while its write is in flight leaves the cache at once;
+ * the write's completion frees the frame (fk_fini counts every page). */
+static void test_truncate_during_writeback(void **state)
+{
+    (void)state;
+    struct thread *c = map_world();
+    read_in(c, 9);
+    assert_int_equal(fault(c, VA0 + 9 * PAGE_SIZE, ACCESS_WRITE), 0);
+    uint64_t dropped;
+    fk_set_current(M);
+    assert_int_equal(sys_memobj_control(M, S_MO, NS_MEMOBJ_CTL_EVICT, 0, &dropped), NS_OK);
+    assert_int_equal(dropped, 0); /* busy: being written */
+    assert_int_equal(fd.queued, 1);
+    assert_int_equal(set_length(8 * PAGE_SIZE), NS_OK);
+    assert_null(resident(MO(), 9));
+    assert_int_equal(MO()->dirty, 0);
+    fd_complete(BLK_OK);
+    /* Evict drops what is clean; the object can die with a write queued. */
+    read_in(c, 2);
+    assert_int_equal(fault(c, VA0 + 2 * PAGE_SIZE, ACCESS_WRITE), 0);
+    fk_set_current(M);
+    assert_int_equal(sys_memobj_control(M, S_MO, NS_MEMOBJ_CTL_EVICT, 0, &dropped), NS_OK);
+    assert_int_equal(fd.queued, 1);
+    map_world_end(c);
+    assert_int_equal(cap_delete(&M->cs->cs, S_MO), NS_OK); /* the last capability */
+    fd_complete(BLK_OK);
+}
+
+/* A sync waiter is told when the object dies; a suspended one leaves. */
+static void test_sync_waiter_and_death(void **state)
+{
+    (void)state;
+    struct thread *c = map_world();
+    read_in(c, 0);
+    assert_int_equal(fault(c, VA0, ACCESS_WRITE), 0);
+    struct thread *s = fk_thread_in("syncer", 16, c);
+    assert_int_equal(fk_give(M, S_MO, s, S_MO, RW, 0), NS_OK);
+    assert_int_equal(sync_obj(s), NS_ERR_WOULD_BLOCK);
+    assert_int_equal(sync_obj(c), NS_ERR_WOULD_BLOCK);
+    fk_suspend(c); /* leaves its sync */
+    fk_set_current(M);
+    assert_int_equal(cap_revoke(&M->cs->cs, S_MO), NS_OK);
+    assert_int_equal(cap_delete(&M->cs->cs, S_MO), NS_OK);
+    assert_int_equal(s->state, THREAD_RUNNABLE);
+    assert_int_equal(s->ctx.regs[10], NS_ERR_DEAD_OBJECT);
+    fd_complete(BLK_OK);
+    fd_complete(BLK_OK);
+    fk_thread_destroy(s);
+    map_world_end(c);
 }
 
 /* A run of pages, usually overlapping a request. */
@@ -1892,6 +2159,11 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_one_request_for_many_faults),
+        T(test_map_dirty_tracking),
+        T(test_sync_retries_failed_write),
+        T(test_sync_reports_io_error),
+        T(test_truncate_during_writeback),
+        T(test_sync_waiter_and_death),
         T(test_fault_inside_request_joins),
         T(test_cluster_bounds),
         T(test_partial_supply),
