@@ -439,7 +439,10 @@ static void sync_abort_all(struct memobj *mo);
 static uint64_t memobj_evict(struct memobj *mo);
 static uint64_t reclaim_pages(uint64_t want);
 static bool bank_tight(const struct bank *b, uint64_t bytes);
+static void writebacks_free(struct memobj *mo);
+static bool ask_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx);
 static bool wait_for_memory(struct hart *h, struct thread *t);
+static void map_around(struct memobj *mo, uint64_t first, uint64_t kept);
 static enum ns_error lookup_memobj(struct thread *t, uint64_t slot, uint32_t rights,
                                    struct memobj **out);
 
@@ -600,6 +603,7 @@ static void map_read_done(struct blk_request *rq)
         settle_run(h, mo, first, n, NS_FAULT_IO, NS_ERR_IO);
         return;
     }
+    map_around(mo, first, kept);
     /* Every page that is resident now goes on; one the cache could not
      * take (its bank is full) fails as a supply would. */
     uint64_t in = kept | here;
@@ -613,6 +617,33 @@ static void map_read_done(struct blk_request *rq)
         else if (first + i < pages_of(mo->length))
             settle_run(h, mo, first + i, j - i, NS_FAULT_MANAGER, NS_ERR_NO_QUOTA);
         i = j;
+    }
+}
+
+/* Fault-around: the thread that faulted (the first waiter on the read)
+ * is most likely reading on, so the other pages of the read go into its
+ * mapping now, as its next faults would put them (read-only while clean),
+ * and it takes no minor fault for each. Best effort: a page that cannot
+ * be mapped (a full bank, a PTE already there) is left to its fault. */
+static void map_around(struct memobj *mo, uint64_t first, uint64_t kept)
+{
+    struct page_request *r = kept ? find_request(mo, first + (uint64_t)__builtin_ctzll(kept)) : NULL;
+    struct thread *t = r ? r->head : NULL;
+    if (!t || !thread_can_run(t))
+        return;
+    struct mapping *m = map_tree_lookup(&t->as->maps, t->fault_va);
+    if (!m || m->obj != mo || !(m->rights & NS_RIGHT_READ))
+        return;
+    uint64_t m_pages = (m->va_end - m->va_start) / PAGE_SIZE;
+    for (uint64_t bits = kept; bits; bits &= bits - 1) {
+        uint64_t page = first + (uint64_t)__builtin_ctzll(bits), aux;
+        if (page == t->fault_page || page < m->obj_page || page - m->obj_page >= m_pages)
+            continue;
+        struct cache_page *cp = page_cache_lookup(&mo->cache, page);
+        uint64_t va = m->va_start + (page - m->obj_page) * PAGE_SIZE;
+        if (cp && cp->mapcount == 0 &&
+            map_cached(mo, cp, t->as, va, m->rights, ACCESS_READ, &aux) != 0)
+            break;
     }
 }
 
@@ -1335,11 +1366,87 @@ static uint64_t memobj_evict(struct memobj *mo)
     struct write_ctx c;
     if (!mo->track_dirty)
         return 0;
-    write_dirty(mo, 0, UINT64_MAX, false, &c);
+    if (has_map(mo))
+        write_dirty(mo, 0, UINT64_MAX, false, &c);
+    else if (mo->manager_writeback)
+        page_cache_range(&mo->cache, 0, UINT64_MAX, ask_visit, mo);
     memset(&c, 0, sizeof(c));
     c.mo = mo;
     page_cache_range(&mo->cache, 0, UINT64_MAX, evict_visit, &c);
     return c.started;
+}
+
+/* A dirty page of an object without a map, whose manager takes pages
+ * back: ask it to store the page (one request per page, until it confirms
+ * with NS_MEMOBJ_CTL_CLEAN). Its PTEs lose their write right, so a store
+ * meanwhile is seen (WB_STALE) and the confirmation does not clean it. */
+static bool ask_writeback(struct memobj *mo, struct cache_page *cp)
+{
+    if ((cp->flags & MEMOBJ_PAGE_WB_ASKED) || !manager_alive(mo))
+        return false;
+    if (bank_charge(mo->obj.bank, request_cache.size) != NS_OK)
+        return false;
+    struct page_request *r = kcache_alloc(&request_cache);
+    if (!r) {
+        bank_uncharge(mo->obj.bank, request_cache.size);
+        return false;
+    }
+    r->obj = mo;
+    r->first_page = cp->page;
+    r->pages = 1;
+    r->flags = NS_PAGE_REQ_WRITEBACK;
+    r->handed_out = false;
+    r->next = mo->writebacks;
+    mo->writebacks = r;
+    cp->flags = (cp->flags | MEMOBJ_PAGE_WB_ASKED) & ~MEMOBJ_PAGE_WB_STALE;
+    page_cache_rmap_walk(cp, rmap_write_protect, NULL);
+    notify_manager(mo);
+    return true;
+}
+
+static bool ask_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx)
+{
+    (void)pc;
+    (void)page;
+    if ((cp->flags & PC_DIRTY) && !(cp->flags & PC_BUSY))
+        ask_writeback(ctx, cp);
+    return true;
+}
+
+/* NS_MEMOBJ_CTL_CLEAN: the manager stored `page` as it was when asked. */
+static enum ns_error writeback_done(struct memobj *mo, uint64_t page, uint64_t *clean)
+{
+    struct page_request **pp = &mo->writebacks;
+    while (*pp && (*pp)->first_page != page)
+        pp = &(*pp)->next;
+    if (!*pp)
+        return NS_ERR_INVALID_ARG; /* nothing asked for that page */
+    struct page_request *r = *pp;
+    *pp = r->next;
+    kcache_free(&request_cache, r);
+    bank_uncharge(mo->obj.bank, request_cache.size);
+    struct cache_page *cp = page_cache_lookup(&mo->cache, page);
+    *clean = 1; /* a page gone since is no longer the kernel's to keep */
+    if (cp && (cp->flags & MEMOBJ_PAGE_WB_ASKED)) {
+        if (!(cp->flags & MEMOBJ_PAGE_WB_STALE) && (cp->flags & PC_DIRTY)) {
+            cp->flags &= ~PC_DIRTY;
+            mo->dirty--;
+        }
+        cp->flags &= ~(MEMOBJ_PAGE_WB_ASKED | MEMOBJ_PAGE_WB_STALE);
+    }
+    if (cp)
+        *clean = !(cp->flags & PC_DIRTY);
+    return NS_OK;
+}
+
+static void writebacks_free(struct memobj *mo)
+{
+    while (mo->writebacks) {
+        struct page_request *r = mo->writebacks;
+        mo->writebacks = r->next;
+        kcache_free(&request_cache, r);
+        bank_uncharge(mo->obj.bank, request_cache.size);
+    }
 }
 
 static bool clock_referenced(struct cache_page *cp, void *ctx)
@@ -1359,6 +1466,8 @@ static enum clock_action clock_reclaim(struct cache_page *cp, void *ctx)
         return CLOCK_SKIP;
     if (!(cp->flags & PC_DIRTY))
         return drop_clean(mo, cp->page, cp) ? CLOCK_FREED : CLOCK_SKIP;
+    if (!has_map(mo)) /* the manager's to store, if it takes pages back */
+        return mo->manager_writeback && ask_writeback(mo, cp) ? CLOCK_WRITING : CLOCK_SKIP;
     /* Dirty: write it back with the dirty pages around it under the same
      * key (pageout writes in runs, as the fault path reads). */
     struct write_ctx c;
@@ -1393,9 +1502,23 @@ static uint64_t reclaim_pages(uint64_t want)
 {
     static const struct clock_ops ops = {.referenced = clock_referenced, .reclaim = clock_reclaim};
     struct clock_result r;
-    clock_scan(&page_clock, want, 2 * page_clock.pages + 1, &ops, &r);
-    if (r.freed == 0 && r.writing == 0 && pageout_writes_inflight == 0)
-        memobj_discard_all_maps(); /* nothing else to give: the maps' frames */
+    /* Bounded work per call (interrupts are off): a few pages looked at
+     * per page wanted, the next fault or tick going on from there - unless
+     * that finds nothing. */
+    clock_scan(&page_clock, want, 8 * want + 64, &ops, &r);
+    if (r.freed + r.writing == 0) { /* all used lately: sweep on, up to twice round */
+        struct clock_result more;
+        clock_scan(&page_clock, want, 2 * page_clock.pages + 1, &ops, &more);
+        r.freed += more.freed;
+        r.writing += more.writing;
+        r.referenced += more.referenced;
+    }
+    if (r.scanned)
+        aspace_flush_all(); /* the accessed bits cleared: one flush for the batch */
+    /* Nothing on the clock could go (not merely used lately) and nothing
+     * is on its way out: the maps' own frames are what is left to give. */
+    if (r.freed == 0 && r.writing == 0 && r.referenced == 0 && pageout_writes_inflight == 0)
+        memobj_discard_all_maps();
     return r.freed;
 }
 
@@ -1460,9 +1583,11 @@ static int map_cached(struct memobj *mo, struct cache_page *cp, struct aspace *a
                       uint32_t rights, enum fault_access access, uint64_t *aux)
 {
     if (mo->track_dirty && (rights & NS_RIGHT_WRITE)) {
-        if (access == ACCESS_WRITE)
+        if (access == ACCESS_WRITE) {
             mark_dirty(mo, cp);
-        else if (!(cp->flags & PC_DIRTY))
+            if (cp->flags & MEMOBJ_PAGE_WB_ASKED) /* the manager's copy is old now */
+                cp->flags |= MEMOBJ_PAGE_WB_STALE;
+        } else if (!(cp->flags & PC_DIRTY))
             rights &= ~NS_RIGHT_WRITE;
     }
     enum ns_error e = aspace_enter(as, vpage, cp->pa, rights);
@@ -1627,6 +1752,7 @@ static void memobj_destroy(struct kobj *obj)
             io->charge = 0;
         }
     sync_abort_all(mo);
+    writebacks_free(mo);
     cap_slot_delete(&mo->map); /* the manager's frames are the manager's */
     mapped_track(mo, false);
     cap_slot_delete(&mo->notify);
@@ -1811,6 +1937,15 @@ enum ns_error sys_memobj_requests(struct thread *self, uint64_t memobj, uint64_t
         if (r->handed_out)
             continue;
         struct ns_page_request out = {r->first_page, r->pages, r->flags};
+        if (copy_to_user(buf + n * sizeof(out), &out, sizeof(out)))
+            return NS_ERR_BAD_ADDRESS;
+        r->handed_out = true;
+        n++;
+    }
+    for (struct page_request *r = mo->writebacks; r && n < max; r = r->next) {
+        if (r->handed_out)
+            continue;
+        struct ns_page_request out = {r->first_page, 1, NS_PAGE_REQ_WRITEBACK};
         if (copy_to_user(buf + n * sizeof(out), &out, sizeof(out)))
             return NS_ERR_BAD_ADDRESS;
         r->handed_out = true;
@@ -2019,6 +2154,16 @@ static bool track_visit(struct page_cache *pc, uint64_t page, struct cache_page 
     return true;
 }
 
+/* From now on the kernel knows which pages differ from their backing
+ * store; of those already here it cannot tell: all are dirty. */
+static void start_tracking(struct memobj *mo)
+{
+    if (mo->track_dirty)
+        return;
+    mo->track_dirty = true;
+    page_cache_range(&mo->cache, 0, UINT64_MAX, track_visit, NULL);
+}
+
 enum ns_error sys_memobj_set_map(struct thread *self, uint64_t memobj, uint64_t frame,
                                  uint64_t height)
 {
@@ -2043,12 +2188,7 @@ enum ns_error sys_memobj_set_map(struct thread *self, uint64_t memobj, uint64_t 
     cap_slot_derive(fc, &mo->map, NS_RIGHT_READ, 0);
     mo->map_height = (uint32_t)height;
     mapped_track(mo, true);
-    if (!mo->track_dirty) {
-        /* From now on the kernel knows which pages differ from the disk;
-         * of those already here it cannot tell: all are dirty. */
-        mo->track_dirty = true;
-        page_cache_range(&mo->cache, 0, UINT64_MAX, track_visit, NULL);
-    }
+    start_tracking(mo);
     map_redrive(mo);
     return NS_OK;
 }
@@ -2074,6 +2214,14 @@ enum ns_error sys_memobj_control(struct thread *self, uint64_t memobj, uint64_t 
     case NS_MEMOBJ_CTL_EVICT:
         *out = memobj_evict(mo);
         return NS_OK;
+    case NS_MEMOBJ_CTL_WRITEBACK:
+        if (arg != 1)
+            return NS_ERR_INVALID_ARG; /* once on, for good: the pages' state depends on it */
+        mo->manager_writeback = true;
+        start_tracking(mo);
+        return NS_OK;
+    case NS_MEMOBJ_CTL_CLEAN:
+        return writeback_done(mo, arg, out);
     default:
         return NS_ERR_INVALID_ARG;
     }

@@ -77,6 +77,8 @@ struct memobj {
     uint8_t unflushed;        /* bit d: disk d took writes since its last flush */
     bool sync_running, sync_again;
     struct memobj_sync *syncs; /* NS_SYS_MEMOBJ_SYNC calls in progress */
+    bool manager_writeback;    /* NS_MEMOBJ_CTL_WRITEBACK: dirty pages go back to the manager */
+    struct page_request *writebacks; /* NS_PAGE_REQ_WRITEBACK requests, one page each */
     struct memobj *mapped_next, *mapped_prev; /* on the list of objects with a map */
     bool on_mapped_list;
     uint64_t map_reads, map_pages_read, map_writes, map_pages_written, io_errors, map_discards;
@@ -165,6 +167,10 @@ enum ns_error sys_memobj_preload(struct hart *h, struct thread *self, uint64_t m
 #define MEMOBJ_PAGE_BORROWED (1u << PC_FLAG_USER_SHIFT)
 /* The clock chose the page: free it once its writeback leaves it clean. */
 #define MEMOBJ_PAGE_RECLAIM (2u << PC_FLAG_USER_SHIFT)
+/* A writeback request for the page is with the manager; STALE: the page
+ * was written since, so the manager's confirmation does not clean it. */
+#define MEMOBJ_PAGE_WB_ASKED (4u << PC_FLAG_USER_SHIFT)
+#define MEMOBJ_PAGE_WB_STALE (8u << PC_FLAG_USER_SHIFT)
 
 /* Objects the kernel itself makes at boot (init's image and the initrd):
  * no manager and no notification, every page entered before anyone maps

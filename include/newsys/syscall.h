@@ -146,14 +146,24 @@ struct ns_page_request {
  * reason (an ns_error) is in bits 8-15. */
 #define NS_PAGE_REQ_NO_MAP    (1u << 0)
 #define NS_PAGE_REQ_BAD_MAP   (1u << 1)
+/* WRITEBACK (objects without a map whose manager asked for them with
+ * NS_MEMOBJ_CTL_WRITEBACK): the kernel wants to free this resident, dirty
+ * page. Store what it holds now (read it through a mapping of the object)
+ * and confirm with NS_MEMOBJ_CTL_CLEAN; it stays until then. */
+#define NS_PAGE_REQ_WRITEBACK (1u << 2)
 #define NS_PAGE_REQ_WHY_SHIFT 8
 
 /* NS_SYS_MEMOBJ_CONTROL operations. */
 enum ns_memobj_ctl {
     NS_MEMOBJ_CTL_DISCARD_MAP = 1, /* drop the storage map now, as memory pressure would */
     NS_MEMOBJ_CTL_READAHEAD = 2,   /* (pages 1..64) a map fault reads up to this many pages */
-    NS_MEMOBJ_CTL_EVICT = 3,       /* write back and drop every page nobody maps and no I/O
-                                      holds -> a1 pages dropped */
+    NS_MEMOBJ_CTL_EVICT = 3,       /* drop every clean page no I/O holds (unmapping it); start
+                                      writing dirty ones back (through the map, or by asking
+                                      the manager) -> a1 pages dropped now */
+    NS_MEMOBJ_CTL_WRITEBACK = 4,   /* (1) the manager takes writeback requests: without a map
+                                      the object's pages are dirty-tracked and pageable */
+    NS_MEMOBJ_CTL_CLEAN = 5,       /* (page) the page as of its writeback request is stored
+                                      -> a1 1 if it is clean now, 0 if written since */
 };
 
 /* NS_SYS_MEMOBJ_STATS: counts since the object was made. */

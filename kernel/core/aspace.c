@@ -124,9 +124,8 @@ static pte_t *leaf_entry(const struct aspace *as, uint64_t va)
  * cleared the accessed bit (memobj/clock.c); the kernel tracks dirtiness
  * itself, by write permission. */
 static const uint16_t pte_rights[8] = {
-    [1] = PTE_R,         [2] = PTE_R | PTE_W,         [3] = PTE_R | PTE_W,
-    [4] = PTE_X,         [5] = PTE_R | PTE_X,         [6] = PTE_R | PTE_W | PTE_X,
-    [7] = PTE_R | PTE_W | PTE_X,
+    [1] = PTE_R,         [2] = PTE_R | PTE_W,         [3] = PTE_R | PTE_W,         [4] = PTE_X,
+    [5] = PTE_R | PTE_X, [6] = PTE_R | PTE_W | PTE_X, [7] = PTE_R | PTE_W | PTE_X,
 };
 _Static_assert(NS_RIGHT_READ == 1 && NS_RIGHT_WRITE == 2 && NS_RIGHT_EXEC == 4,
                "pte_rights is indexed by the rights bits");
@@ -229,8 +228,12 @@ bool aspace_test_clear_accessed(struct aspace *as, uint64_t va)
     if (!e || !(*e & PTE_V) || !(*e & PTE_A))
         return false;
     *e &= ~(pte_t)PTE_A;
-    asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)as->asid) : "memory");
     return true;
+}
+
+void aspace_flush_all(void)
+{
+    sfence_vma_all();
 }
 
 void aspace_activate(struct aspace *as)

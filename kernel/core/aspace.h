@@ -48,9 +48,13 @@ bool aspace_lookup(struct aspace *as, uint64_t va, uint64_t *pa, uint64_t *flags
  * written back: the next store faults and marks it dirty again). */
 void aspace_write_protect(struct aspace *as, uint64_t va);
 /* Was the page at `va` used since the last call? Reads and clears the
- * PTE's accessed bit (and this hart's TLB entry, so hardware that sets it
- * walks again; hardware that faults instead gets it back in memobj.c). */
+ * PTE's accessed bit. The TLB may still hold the entry with the bit set:
+ * the caller flushes once after a batch (aspace_flush_all), so hardware
+ * that sets the bit walks again; hardware that faults instead gets it
+ * back in memobj.c. */
 bool aspace_test_clear_accessed(struct aspace *as, uint64_t va);
+/* Forget every TLB entry of this hart. */
+void aspace_flush_all(void);
 
 struct thread;
 void aspace_types_init(void);
