@@ -620,6 +620,47 @@ def run_case(case, verbose):
     return name, problems, out, time.time() - t0
 
 
+def run_demo_persist(case):
+    """scripts/run --disk on a file that does not exist, twice: the first
+    boot creates it, the disk manager formats it and the guest book counts
+    boot 1; the second mounts it and counts boot 2 under boot 1's line;
+    then the host checks the image's table with mkdisk."""
+    name, t0 = case[0], time.time()
+    d = os.path.join(IMAGES, name)
+    os.makedirs(d, exist_ok=True)
+    img = os.path.join(d, "demo.img")
+    if os.path.exists(img):
+        os.unlink(img)
+    ok = [r"init: persistent demo done", r"init: all programs ran and were reclaimed",
+          r"NewSys: shutdown \(ok"]
+    boots = [("boot1", [r"created .*demo\.img: a blank 16 MiB disk",
+                        r"disk: disk 0 sectors 0\+32768: formatted",
+                        r"guestbook: no guest book on this disk: created object",
+                        r"guestbook: boot counter 1, synced", r"guestbook: \| boot 1: \d{4}-"]),
+             ("boot2", [r"disk: disk 0 sectors 0\+32768: mounted, generation 2, 1 objects",
+                        r"guestbook: boot counter 2, synced", r"guestbook: the log \(2 lines\)",
+                        r"guestbook: \| boot 1: .*\nguestbook: \| boot 2: \d{4}-"])]
+    out_all, problems = "", []
+    for boot, expects in boots:
+        _, p, out, _ = run_case((f"{name}-{boot}", ["--disk", img], 0, expects + ok), False)
+        out_all += f"--- {boot}\n{out}"
+        problems += [f"{boot}: {x}" for x in p]
+        if p:
+            break
+    if not problems:
+        try:
+            out = mkdisk("check", img)
+            out_all += "--- mkdisk check\n" + out
+            if not re.search(r"check ok", out):
+                problems.append("mkdisk check: not ok")
+        except RuntimeError as e:
+            problems.append(str(e))
+    return name, problems, out_all, time.time() - t0
+
+
+CASES.append(("demo-persist", run_demo_persist, 0, []))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 2)

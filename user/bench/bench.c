@@ -51,6 +51,8 @@ enum {
     S_MGR_BUF, /* the disk manager's buffer frame */
     S_DONE,    /* seqread_raw_qd32_mbps: its readers signal here when done */
     S_PARK,    /* and then wait on this one, never signalled */
+    S_BANK,    /* pageout_write_mbps: the sub-bank its object is charged to */
+    S_WKEY,    /* and its key (read-write) for the range it writes */
     S_LAST,
     S_WORKER = 64, /* S_WORKER + i: reader i of seqread_raw_qd32_mbps */
 };
@@ -818,6 +820,18 @@ static long seq_key(void)
     return ns_diskrange_derive(NS_SLOT_DISK0, S_KEY, 0, SEQ_SECTORS, NS_RIGHT_READ);
 }
 
+/* pageout_write_mbps's range, read-write: the disk's second SEQ_BYTES. */
+static long pw_key(void)
+{
+    if (ns_bootinfo->disks[0].sectors < 2 * SEQ_SECTORS) {
+        printf("bench: pageout_write_mbps needs a disk of %lu MiB or more\n",
+               (unsigned long)((SEQ_BYTES * 2) >> 20));
+        return NS_ERR_BAD_STATE;
+    }
+    return ns_diskrange_derive(NS_SLOT_DISK0, S_WKEY, SEQ_SECTORS, SEQ_SECTORS,
+                               NS_RIGHT_READ | NS_RIGHT_WRITE);
+}
+
 /* The first word of each page of a raw read's buffer. */
 static uint64_t fold_chunk(const uint8_t *buf)
 {
@@ -959,17 +973,145 @@ static long tp_seqread_raw_qd32(uint64_t *us, uint64_t *digest)
     return e != NS_OK ? e : qd_error;
 }
 
+/* ---- pageout: writing an object larger than the memory it may keep ----
+ *
+ * A fresh PW_BYTES object whose storage map puts page p at sector 8p of the
+ * disk's second PW_BYTES (the first holds the read figures' data, which
+ * must not change), charged to a sub-bank of PW_BANK_PAGES: a quarter of
+ * the object. The kernel pages out under bank pressure as under machine
+ * pressure, so most of the object is written back by the clock while the
+ * writer runs, and sync writes the rest. The window runs from the first
+ * store to sync's return (the data is durable then) and holds, for every
+ * page, a write fault that reads the page through the map first (the
+ * kernel cannot know a store will cover the whole page: readahead
+ * SEQ_READAHEAD, as seqread_fault_mbps), 512 stores, and its share of the
+ * pageout and sync writes. MB/s is of object data written.
+ *
+ * Each run writes a pattern of its own (a seed per run), so data a run
+ * before left on the disk cannot pass the check after the window: the
+ * object's pages are evicted (none may stay resident), and a sample of
+ * pages is read back raw through the key and compared word by word. */
+
+#define PW_BYTES      (64ull << 20)
+#define PW_PAGES      (PW_BYTES / 4096)
+#define PW_BANK_PAGES 4096 /* 16 MiB: a quarter of the object */
+#define PW_CHECK_STEP 61   /* every 61st page, and the last, are checked */
+#define PW_VA         0x50000000ull
+
+_Static_assert(PW_BYTES == SEQ_BYTES, "the same map shape as the read figures");
+_Static_assert(PW_BANK_PAGES * 4ull == PW_PAGES, "the bank holds a quarter of the object");
+
+static uint64_t pw_run;                 /* a seed per run */
+static struct ns_memobj_stats pw_stats; /* the last run's, reported with the figure */
+static bool pw_have_stats;
+
+static inline uint64_t pw_word(uint64_t seed, uint64_t p, uint64_t k)
+{
+    return (seed * 0x9e3779b97f4a7c15ull) ^ (p << 16) ^ k;
+}
+
+/* Page `p` as the key reads it from the disk against the pattern. */
+static bool pw_page_ok(uint64_t seed, uint64_t p)
+{
+    if (ns_diskrange_read(S_WKEY, p * 8, 8, chunk_buf[0]) != NS_OK)
+        return false;
+    const uint64_t *w = (const uint64_t *)chunk_buf[0];
+    for (uint64_t k = 0; k < 512; k++)
+        if (w[k] != pw_word(seed, p, k)) {
+            printf("bench: pageout page %lu word %lu: %#lx, want %#lx\n", (unsigned long)p,
+                   (unsigned long)k, (unsigned long)w[k], (unsigned long)pw_word(seed, p, k));
+            return false;
+        }
+    return true;
+}
+
+static long tp_pageout_write(uint64_t *us, uint64_t *digest)
+{
+    uint64_t seed = ++pw_run;
+    *digest = 0; /* not compared: it checks its own data */
+    long e = ns_bank_create(NS_SLOT_ROOT_BANK, S_BANK, PW_BANK_PAGES);
+    if (e == NS_OK)
+        e = ns_memobj_create(S_BANK, S_MO, PW_BYTES, S_NTFN);
+    if (e == NS_OK)
+        e = ns_objframe_create(S_BANK, S_ROOT);
+    for (unsigned i = 0; i < SEQ_SLOTS && e == NS_OK; i++) {
+        e = ns_diskrange_derive(S_WKEY, S_SCRATCH, i * SEQ_SLOT_PAGES * 8, SEQ_SLOT_PAGES * 8,
+                                NS_RIGHT_READ | NS_RIGHT_WRITE);
+        if (e == NS_OK)
+            e = ns_objframe_store(S_ROOT, i, S_SCRATCH, NS_RIGHTS_ALL);
+        ns_cap_delete(S_SCRATCH);
+    }
+    if (e == NS_OK)
+        e = ns_memobj_set_map(S_MO, S_ROOT, SEQ_HEIGHT);
+    if (e == NS_OK)
+        e = ns_memobj_control(S_MO, NS_MEMOBJ_CTL_READAHEAD, SEQ_READAHEAD, NULL);
+    if (e == NS_OK)
+        e = ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, PW_VA, 0, PW_PAGES,
+                          NS_RIGHT_READ | NS_RIGHT_WRITE, NULL);
+    if (e == NS_OK) {
+        uint64_t t0 = ns_clock_us();
+        for (uint64_t p = 0; p < PW_PAGES; p++) {
+            volatile uint64_t *w = (volatile uint64_t *)(uintptr_t)(PW_VA + p * 4096);
+            for (uint64_t k = 0; k < 512; k++)
+                w[k] = pw_word(seed, p, k);
+        }
+        e = ns_memobj_sync(S_MO);
+        *us = ns_clock_us() - t0;
+        if (e == NS_OK)
+            e = ns_memobj_stats(S_MO, &pw_stats);
+        pw_have_stats = e == NS_OK;
+        /* The figure means something only if the object did not fit:
+         * the clock must have written pages before sync. */
+        if (e == NS_OK &&
+            (pw_stats.dirty != 0 || pw_stats.requests_made != 0 || pw_stats.io_errors != 0 ||
+             pw_stats.map_pages_written < PW_PAGES || pw_stats.resident > PW_BANK_PAGES)) {
+            printf("bench: pageout run: %lu dirty, %lu requests, %lu errors, %lu pages "
+                   "written, %lu resident\n",
+                   (unsigned long)pw_stats.dirty, (unsigned long)pw_stats.requests_made,
+                   (unsigned long)pw_stats.io_errors, (unsigned long)pw_stats.map_pages_written,
+                   (unsigned long)pw_stats.resident);
+            e = NS_ERR_BAD_STATE;
+        }
+        ns_memobj_unmap(NS_SLOT_SELF_ASPACE, PW_VA, PW_PAGES);
+    }
+    /* Evicted, nothing may stay resident; then the disk must hold the
+     * run's pattern. */
+    uint64_t dropped = 0;
+    struct ns_memobj_stats st;
+    if (e == NS_OK)
+        e = ns_memobj_control(S_MO, NS_MEMOBJ_CTL_EVICT, 0, &dropped);
+    if (e == NS_OK)
+        e = ns_memobj_stats(S_MO, &st);
+    if (e == NS_OK && st.resident != 0) {
+        printf("bench: pageout run: %lu pages resident after the evict\n",
+               (unsigned long)st.resident);
+        e = NS_ERR_BAD_STATE;
+    }
+    for (uint64_t p = 0; e == NS_OK && p < PW_PAGES; p += PW_CHECK_STEP)
+        if (!pw_page_ok(seed, p))
+            e = NS_ERR_BAD_STATE;
+    if (e == NS_OK && !pw_page_ok(seed, PW_PAGES - 1))
+        e = NS_ERR_BAD_STATE;
+    ns_cap_delete(S_ROOT);
+    ns_cap_delete(S_MO);
+    ns_bank_destroy(S_BANK);
+    ns_cap_delete(S_BANK);
+    return e;
+}
+
 struct tp_figure {
     const char *name;
     long (*run)(uint64_t *us, uint64_t *digest);
     unsigned readahead; /* the fault path's, reported with it; 0: not a fault figure */
+    bool own_check;     /* checks its own data: its digest is not compared */
 };
 
 static const struct tp_figure tp_figures[] = {
-    {"seqread_fault_mbps", tp_seqread_fault, SEQ_READAHEAD},
-    {"seqread_raw_qd1_mbps", tp_seqread_raw_qd1, 0},
-    {"seqread_raw_qd32_mbps", tp_seqread_raw_qd32, 0},
-    {"seqread_fault_ra64_mbps", tp_seqread_fault_ra64, SEQ_READAHEAD_MAX},
+    {"seqread_fault_mbps", tp_seqread_fault, SEQ_READAHEAD, false},
+    {"seqread_raw_qd1_mbps", tp_seqread_raw_qd1, 0, false},
+    {"seqread_raw_qd32_mbps", tp_seqread_raw_qd32, 0, false},
+    {"seqread_fault_ra64_mbps", tp_seqread_fault_ra64, SEQ_READAHEAD_MAX, false},
+    {"pageout_write_mbps", tp_pageout_write, SEQ_READAHEAD, true},
 };
 #define TP_COUNT (sizeof(tp_figures) / sizeof(tp_figures[0]))
 
@@ -1035,9 +1177,15 @@ static const char *tenths(char *buf, size_t len, uint64_t t)
 static void report_mbps(const struct tp_figure *f, uint64_t *s, unsigned n)
 {
     qsort(s, n, sizeof(*s), cmp_u64);
-    char med[24], lo[24], hi[24], extra[32] = "";
+    char med[24], lo[24], hi[24], extra[160] = "";
     if (f->readahead)
         snprintf(extra, sizeof(extra), ", \"readahead\": %u", f->readahead);
+    if (f->run == tp_pageout_write && pw_have_stats) /* the last run's, for information */
+        snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+                 ", \"map_pages_written\": %lu, \"map_writes\": %lu, \"map_pages_read\": %lu, "
+                 "\"bank_pages\": %u",
+                 (unsigned long)pw_stats.map_pages_written, (unsigned long)pw_stats.map_writes,
+                 (unsigned long)pw_stats.map_pages_read, PW_BANK_PAGES);
     printf("BENCH {\"name\": \"%s\", \"median\": %s, \"min\": %s, \"max\": %s, \"n\": %u, "
            "\"unit\": \"MB/s\"%s}\n",
            f->name, tenths(med, sizeof(med), s[(n - 1) / 2]), tenths(lo, sizeof(lo), s[0]),
@@ -1057,6 +1205,8 @@ static unsigned run_throughput(const char *only, unsigned runs)
     printf("bench: %u metrics, wall clock: %u runs each (after %u of warm-up) of %lu MiB\n",
            count, runs, TP_WARMUP, (unsigned long)(SEQ_BYTES >> 20));
     long e = seq_key();
+    if (e == NS_OK && on[TP_COUNT - 1]) /* pageout_write_mbps, last in the table */
+        e = pw_key();
     if (e == NS_OK)
         e = ns_notification_create(NS_SLOT_ROOT_BANK, S_NTFN);
     if (e == NS_OK)
@@ -1078,7 +1228,7 @@ static unsigned run_throughput(const char *only, unsigned runs)
                 continue;
             uint64_t us = 0, digest = 0;
             e = tp_figures[i].run(&us, &digest);
-            if (e == NS_OK && have_want && digest != want) {
+            if (e == NS_OK && !tp_figures[i].own_check && have_want && digest != want) {
                 printf("bench: %s read other data than the runs before it (digest %#lx, not "
                        "%#lx)\n",
                        tp_figures[i].name, (unsigned long)digest, (unsigned long)want);
@@ -1090,8 +1240,10 @@ static unsigned run_throughput(const char *only, unsigned runs)
                 failed++;
                 continue;
             }
-            want = digest;
-            have_want = true;
+            if (!tp_figures[i].own_check) {
+                want = digest;
+                have_want = true;
+            }
             if (round >= TP_WARMUP)
                 tp_samples[i][got[i]++] = SEQ_BYTES * 10 / (us ? us : 1);
         }

@@ -5,10 +5,13 @@
  * manager serves (its text straight from the initrd's object); it waits for
  * each, checks that it exited with status 0 and that destroying its bank
  * gives the root bank back exactly what the child took, shows one object
- * shared by several processes, and shuts the machine down. */
+ * shared by several processes, and - when the machine has a disk - the
+ * persistent demo (a boot log on the disk, through the disk manager), and
+ * shuts the machine down. */
 #include <stdio.h>
 #include <string.h>
 
+#include "managers/disk/disk_client.h"
 #include "managers/zero/zero.h"
 #include "user/rt/newsys.h"
 #include "user/rt/slots.h"
@@ -140,6 +143,88 @@ static bool memory_object_demo(void)
     return ok;
 }
 
+/* ---- the persistent demo (a disk on the machine) ----
+ *
+ * The disk manager (managers/disk) on the whole of the first disk, and
+ * `guestbook`, which adds a line to a log kept in a disk object and syncs
+ * it. The manager formats the disk only when it is blank: a first sector
+ * of zeros (a fresh image from truncate). A disk holding anything else
+ * that is not a NewSys object table - another system's data, a test
+ * pattern - is left alone, and the demo is skipped (not a failure). */
+
+static uint8_t sector0[512] __attribute__((aligned(512)));
+
+static bool disk_blank(void)
+{
+    if (ns_diskrange_read(NS_SLOT_DISK0, 0, 1, sector0) != NS_OK)
+        return false;
+    for (unsigned i = 0; i < sizeof(sector0); i++)
+        if (sector0[i])
+            return false;
+    return true;
+}
+
+/* The host's time for the log, from `date=SECONDS` (scripts/run adds it
+ * when it boots the default init with a disk); 0 when not given. */
+static uint64_t host_date(void)
+{
+    const char *c = ns_bootinfo->cmdline, *p = c;
+    uint64_t v = 0;
+    while ((p = strstr(p, "date=")) && p != c && p[-1] != ' ')
+        p++;
+    if (p)
+        for (p += 5; *p >= '0' && *p <= '9'; p++)
+            v = v * 10 + (uint64_t)(*p - '0');
+    return v;
+}
+
+static bool disk_demo(void)
+{
+    unsigned long ep, bank;
+    bool blank = disk_blank();
+    if (ns_slot_alloc(&ep) || ns_slot_alloc(&bank) || ns_endpoint_create(NS_SLOT_ROOT_BANK, ep) ||
+        ns_bank_create(NS_SLOT_ROOT_BANK, bank, 4096)) {
+        printf("init: disk demo: no room to start\n");
+        return false;
+    }
+    /* Resident (no pager): a manager must never wait on a manager. Its
+     * objects, their pages and map frames are charged to `bank`. */
+    struct ns_spawn_cap caps[3] = {
+        {ep, DISK_SLOT_EP, NS_RIGHTS_ALL},
+        {NS_SLOT_DISK0, DISK_SLOT_KEY, NS_RIGHT_READ | NS_RIGHT_WRITE},
+        {bank, DISK_SLOT_BANK, NS_RIGHTS_ALL},
+    };
+    struct ns_spawn_opts o = {.arg = blank ? DISK_ARG_FORMAT : 0,
+                              .ncaps = 3,
+                              .caps = caps,
+                              .bank_pages = 512,
+                              .free_slots = DISK_FREE_SLOTS};
+    struct ns_process mgr;
+    struct disk_stats st;
+    long e = ns_spawn("disk", &o, &mgr);
+    if (e == NS_OK)
+        e = disk_stats(ep, &st); /* returns once it serves */
+    bool ok = e == NS_OK;
+    if (!ok) {
+        printf("init: cannot start the disk manager: %s\n", ns_strerror(e));
+    } else if (st.mount != DT_OK) {
+        printf("init: disk 0 is not blank and holds no NewSys object table: left alone, no "
+               "persistent demo (scripts/mkdisk create makes one, or give a new file)\n");
+    } else {
+        printf("init: the disk manager %s disk 0 (%lu objects); the guest book follows\n",
+               st.formatted ? "formatted" : "mounted", (unsigned long)st.objects);
+        ok = run_with_cap("guestbook", host_date(), ep, NS_RIGHTS_ALL);
+        printf("init: persistent demo %s\n",
+               ok ? "done (run again: the counter goes on)" : "FAILED");
+    }
+    /* The guest book synced its object: nothing of it is only in memory. */
+    ns_process_destroy(&mgr);
+    ns_bank_destroy(bank);
+    ns_slot_free(bank);
+    ns_slot_free(ep);
+    return ok;
+}
+
 int main(void)
 {
     const struct ns_bootinfo *bi = ns_bootinfo;
@@ -176,6 +261,8 @@ int main(void)
         bool demo = memory_object_demo();
         printf("init: memory-object demo %s\n", demo ? "done" : "FAILED");
         ok = ok && demo;
+        if (bi->disk_count > 0)
+            ok = disk_demo() && ok;
         struct ns_msg m = {.info = NS_MSG_INFO(ZERO_STATS, 0, 0)};
         if (ns_call(zero_ep, &m) == NS_OK)
             printf("init: the zero-fill manager supplied %lu pages in all, entered %lu at "
