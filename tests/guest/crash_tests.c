@@ -1,0 +1,379 @@
+/* In-guest tests of what survives disk errors and crashes, each run alone
+ * (only=NAME) on a disk QEMU sets up for it (tests/qemu/boot_tests.py,
+ * crash_cases):
+ *
+ *   crash_writeback_eio  behind blkdebug, which fails chosen writes: a
+ *                        failed writeback (sync or evict) keeps its pages
+ *                        dirty and is retried; nothing is lost.
+ *   crash_workload       behind blklogwrites, which logs every write and
+ *                        flush: rounds of stores through a mapping, each
+ *                        synced; the host replays the log up to flush
+ *                        points (tests/qemu/logreplay.py) and boots
+ *   crash_check          on each replayed image (crashflush=K: K flushes
+ *                        replayed): every page synced before flush K holds
+ *                        its last synced round or a later one.
+ *   crash_discard_stream a writer streams through a large mapped object
+ *                        while the test discards its map again and again,
+ *                        rebuilding it as the manager on NO_MAP requests.
+ *
+ * Without their disk (only=NAME absent) they say so and pass. */
+#include <stdbool.h>
+#include <string.h>
+
+#include "tests/guest/ktest.h"
+
+enum {
+    C_KEY = 220, /* the test region */
+    C_SCRATCH,
+    C_MO,
+    C_NTFN,
+    C_ROOT,
+    C_THREAD,
+    C_LAST,
+};
+
+#define C_SECTOR 2048u /* 1 MiB into the disk */
+#define C_VA     0x50000000ull
+
+static uint8_t cbuf[NS_DISK_IO_MAX_SECTORS * 512] __attribute__((aligned(4096)));
+
+static bool run_alone(const char *name)
+{
+    const char *p = strstr(ns_bootinfo->cmdline, "only=");
+    size_t n = strlen(name);
+    if (ns_bootinfo->disk_count == 0 || !p || strncmp(p + 5, name, n) ||
+        (p[5 + n] && p[5 + n] != ' ')) {
+        printf("    needs its own disk: run alone (only=%s, tests/qemu/boot_tests.py)\n", name);
+        return false;
+    }
+    return true;
+}
+
+static uint64_t cmdline_u64(const char *key, uint64_t dflt)
+{
+    const char *p = strstr(ns_bootinfo->cmdline, key);
+    if (!p)
+        return dflt;
+    uint64_t v = 0;
+    for (p += strlen(key); *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    return v;
+}
+
+static void cleanup(uint64_t pages)
+{
+    ns_memobj_unmap(NS_SLOT_SELF_ASPACE, C_VA, pages);
+    for (unsigned s = C_KEY; s < C_LAST; s++)
+        ns_cap_delete(s);
+}
+
+/* A root frame for `pages` (a multiple of 16) from C_SECTOR: one key per
+ * 16-page slot (height 2). */
+static void build_map(uint64_t pages)
+{
+    ns_cap_delete(C_ROOT);
+    CHECK_OK(ns_objframe_create(NS_SLOT_ROOT_BANK, C_ROOT));
+    for (unsigned i = 0; i < pages / 16; i++) {
+        CHECK_OK(ns_diskrange_derive(C_KEY, C_SCRATCH, i * 128, 128, NS_RIGHTS_ALL));
+        CHECK_OK(ns_objframe_store(C_ROOT, i, C_SCRATCH, NS_RIGHTS_ALL));
+        CHECK_OK(ns_cap_delete(C_SCRATCH));
+    }
+}
+
+/* An object of `pages` pages (<= 256) at C_SECTOR, its map installed,
+ * mapped read-write at C_VA. */
+static void make_object(uint64_t pages)
+{
+    CHECK_OK(ns_diskrange_derive(NS_SLOT_DISK0, C_KEY, C_SECTOR, pages * 8, NS_RIGHTS_ALL));
+    CHECK_OK(ns_notification_create(NS_SLOT_ROOT_BANK, C_NTFN));
+    CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, C_MO, pages * 4096, C_NTFN));
+    build_map(pages);
+    CHECK_OK(ns_memobj_set_map(C_MO, C_ROOT, 2));
+    CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, C_MO, C_VA, 0, pages,
+                           NS_RIGHT_READ | NS_RIGHT_WRITE, NULL));
+}
+
+static struct ns_memobj_stats stats(void)
+{
+    struct ns_memobj_stats st;
+    memset(&st, 0, sizeof(st));
+    CHECK_OK(ns_memobj_stats(C_MO, &st));
+    return st;
+}
+
+/* Wait (bounded) until the object has no transfer in flight. */
+static void wait_idle(void)
+{
+    for (int i = 0; i < 2000 && stats().io_inflight; i++)
+        ns_sleep_us(1000);
+    CHECK(stats().io_inflight == 0);
+}
+
+/* Drop every page: sync, then evict (twice: the first may write). */
+static __attribute__((unused)) void evict_all(void)
+{
+    uint64_t dropped;
+    CHECK_OK(ns_memobj_sync(C_MO));
+    CHECK_OK(ns_memobj_control(C_MO, NS_MEMOBJ_CTL_EVICT, 0, &dropped));
+    wait_idle();
+    CHECK_OK(ns_memobj_control(C_MO, NS_MEMOBJ_CTL_EVICT, 0, &dropped));
+    CHECK(stats().resident == 0);
+}
+
+/* ---- a failed writeback keeps the page dirty and retries ---- */
+
+#define EIO_PAGES 64
+#define EIO_VALUE 0xe10e000000000000ull
+
+static uint64_t eio_word(uint64_t p, uint64_t k)
+{
+    return EIO_VALUE ^ (p << 20) ^ k;
+}
+
+static void eio_store(uint64_t p)
+{
+    volatile uint64_t *w = (volatile uint64_t *)(C_VA + p * 4096);
+    for (uint64_t k = 0; k < 512; k++)
+        w[k] = eio_word(p, k);
+}
+
+/* Page `p` as seen through `w`: the stored pattern, or zeros when never
+ * written (the disk starts zero). */
+static bool eio_page_ok(const volatile uint64_t *w, uint64_t p, bool written, const char *how)
+{
+    for (uint64_t k = 0; k < 512; k++) {
+        uint64_t want = written ? eio_word(p, k) : 0;
+        if (w[k] != want) {
+            printf("    %s: page %lu word %lu: %#lx, want %#lx\n", how, (unsigned long)p,
+                   (unsigned long)k, (unsigned long)w[k], (unsigned long)want);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The disk (blkdebug, tests/qemu/boot_tests.py) fails the first four
+ * writes covering page 4 of the region and the first one covering page
+ * 40, once each. */
+static void test_crash_writeback_eio(void)
+{
+    if (!run_alone("crash_writeback_eio"))
+        return;
+    make_object(EIO_PAGES);
+    static const uint64_t dirty_pages[] = {3, 4, 5, 20};
+    bool written[EIO_PAGES] = {false};
+    for (unsigned i = 0; i < 4; i++) {
+        eio_store(dirty_pages[i]);
+        written[dirty_pages[i]] = true;
+    }
+    struct ns_memobj_stats st = stats();
+    CHECK(st.dirty == 4 && st.io_errors == 0);
+    /* Sync until it succeeds: every NS_ERR_IO leaves the failed pages
+     * (the run 3..5 that covers page 4) dirty; NS_OK leaves none. */
+    long results[8];
+    unsigned calls = 0;
+    for (; calls < 8; calls++) {
+        results[calls] = ns_memobj_sync(C_MO);
+        st = stats();
+        if (results[calls] == NS_OK) {
+            CHECK(st.dirty == 0);
+            calls++;
+            break;
+        }
+        CHECK(results[calls] == NS_ERR_IO);
+        CHECK(st.dirty >= 1 && st.dirty <= 3);
+        printf("    sync %u: %s, %lu dirty, %lu io errors\n", calls + 1,
+               ns_strerror(results[calls]), (unsigned long)st.dirty,
+               (unsigned long)st.io_errors);
+    }
+    CHECK(results[calls - 1] == NS_OK);
+    printf("    %u syncs; %lu io errors, %lu writes of %lu pages\n", calls,
+           (unsigned long)st.io_errors, (unsigned long)st.map_writes,
+           (unsigned long)st.map_pages_written);
+    /* Each of the four injected failures was one failed transfer: all
+     * four were used up, since the write went through in the end. */
+    CHECK(st.io_errors == 4 && st.dirty == 0);
+    /* The data is still in memory meanwhile. */
+    bool all = true;
+    for (unsigned i = 0; i < 4; i++)
+        all &= eio_page_ok((const volatile uint64_t *)(C_VA + dirty_pages[i] * 4096),
+                           dirty_pages[i], true, "in memory");
+    CHECK(all);
+
+    /* Pageout's writeback (evict) fails on page 40: it stays, dirty. */
+    eio_store(40);
+    written[40] = true;
+    CHECK(stats().dirty == 1);
+    uint64_t dropped = 0;
+    CHECK_OK(ns_memobj_control(C_MO, NS_MEMOBJ_CTL_EVICT, 0, &dropped));
+    wait_idle();
+    st = stats();
+    printf("    evict: %lu dropped; %lu resident, %lu dirty, %lu io errors\n",
+           (unsigned long)dropped, (unsigned long)st.resident, (unsigned long)st.dirty,
+           (unsigned long)st.io_errors);
+    CHECK(st.io_errors == 5 && st.dirty == 1 && st.resident == 1);
+    CHECK(eio_page_ok((const volatile uint64_t *)(C_VA + 40 * 4096), 40, true, "kept"));
+    /* The next evict writes it (the disk failed only once), the one after
+     * drops it. */
+    CHECK_OK(ns_memobj_control(C_MO, NS_MEMOBJ_CTL_EVICT, 0, &dropped));
+    wait_idle();
+    CHECK(stats().dirty == 0 && stats().io_errors == 5);
+    CHECK_OK(ns_memobj_control(C_MO, NS_MEMOBJ_CTL_EVICT, 0, &dropped));
+    CHECK(stats().resident == 0);
+    CHECK_OK(ns_memobj_sync(C_MO));
+
+    /* Nothing lost: read back through faults, from the disk... */
+    uint64_t reads = stats().map_pages_read;
+    all = true;
+    for (uint64_t p = 0; p < EIO_PAGES; p++)
+        all &= eio_page_ok((const volatile uint64_t *)(C_VA + p * 4096), p, written[p],
+                           "fault");
+    CHECK(all);
+    st = stats();
+    CHECK(st.map_pages_read - reads == EIO_PAGES && st.requests_made == 0 && st.io_errors == 5);
+    /* ...and raw through the disk key. */
+    all = true;
+    for (uint64_t p = 0; p < EIO_PAGES; p += 16) {
+        CHECK_OK(ns_diskrange_read(C_KEY, p * 8, NS_DISK_IO_MAX_SECTORS, cbuf));
+        for (uint64_t i = 0; i < 16; i++)
+            all &= eio_page_ok((const volatile uint64_t *)(cbuf + i * 4096), p + i,
+                               written[p + i], "raw");
+    }
+    CHECK(all);
+    cleanup(EIO_PAGES);
+}
+
+/* ---- crash consistency: rounds of synced stores, checked after replay ----
+ *
+ * Pages 0..254 are data, page 255 the round marker. Round 0 writes every
+ * data page, round r > 0 a set depending on r; each round syncs the data,
+ * then writes the marker (round r) and syncs it. So the disk sees two
+ * flushes a round: flush 2r+1 ends round r's data, flush 2r+2 its marker
+ * (tests/qemu/boot_tests.py counts them in the log). */
+
+#define CW_PAGES  256
+#define CW_DATA   255
+#define CW_MARKER 255
+#define CW_ROUNDS 8
+#define CW_SEED   0x6372617368000000ull /* "crash" */
+#define CW_MARK   0x4d41524b00000000ull /* "MARK" */
+
+static uint64_t cw_word(uint64_t r, uint64_t p, uint64_t k)
+{
+    return CW_SEED ^ (r << 48) ^ (p << 24) ^ (k * 0x9e3779b1ull & 0xffffff) ^ (r * 0x51 << 12);
+}
+
+static bool cw_in_round(uint64_t r, uint64_t p)
+{
+    if (r == 0)
+        return true;
+    uint64_t h = (p + 1) * 0x9e3779b97f4a7c15ull ^ r * 0xc2b2ae3d27d4eb4full;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    return h % (2 + r % 3) == 0;
+}
+
+/* The last round <= r that wrote page p (round 0 wrote them all). */
+static uint64_t cw_last(uint64_t r, uint64_t p)
+{
+    while (r > 0 && !cw_in_round(r, p))
+        r--;
+    return r;
+}
+
+static void test_crash_workload(void)
+{
+    if (!run_alone("crash_workload"))
+        return;
+    make_object(CW_PAGES);
+    for (uint64_t r = 0; r < CW_ROUNDS; r++) {
+        uint64_t n = 0;
+        for (uint64_t p = 0; p < CW_DATA; p++) {
+            if (!cw_in_round(r, p))
+                continue;
+            volatile uint64_t *w = (volatile uint64_t *)(C_VA + p * 4096);
+            for (uint64_t k = 0; k < 512; k++)
+                w[k] = cw_word(r, p, k);
+            n++;
+        }
+        struct ns_memobj_stats st = stats();
+        CHECK(st.dirty == n);
+        CHECK_OK(ns_memobj_sync(C_MO));
+        volatile uint64_t *m = (volatile uint64_t *)(C_VA + CW_MARKER * 4096);
+        for (uint64_t k = 0; k < 512; k++)
+            m[k] = CW_MARK ^ r ^ (k << 8);
+        CHECK_OK(ns_memobj_sync(C_MO));
+        st = stats();
+        CHECK(st.dirty == 0 && st.io_errors == 0);
+        printf("crash: synced round %lu (%lu pages)\n", (unsigned long)r, (unsigned long)n);
+    }
+    struct ns_memobj_stats st = stats();
+    printf("    %lu writes of %lu pages\n", (unsigned long)st.map_writes,
+           (unsigned long)st.map_pages_written);
+    cleanup(CW_PAGES);
+}
+
+/* On an image replayed up to its K-th flush (crashflush=K). */
+static void test_crash_check(void)
+{
+    if (!run_alone("crash_check"))
+        return;
+    uint64_t k_flush = cmdline_u64("crashflush=", 0);
+    CHECK(k_flush >= 1 && k_flush <= 2 * CW_ROUNDS);
+    if (k_flush < 1)
+        return;
+    /* Rounds whose data, and whose marker, were durable by then. */
+    int64_t data_round = (int64_t)(k_flush - 1) / 2, mark_round = (int64_t)k_flush / 2 - 1;
+    make_object(CW_PAGES);
+    uint64_t bad = 0, newer = 0, exact = 0;
+    for (uint64_t p = 0; p < CW_DATA; p++) {
+        const volatile uint64_t *w = (const volatile uint64_t *)(C_VA + p * 4096);
+        uint64_t want = cw_last((uint64_t)data_round, p);
+        /* Which round is it? Read from its first word, then every word. */
+        uint64_t r = (w[0] ^ CW_SEED ^ (p << 24)) >> 48;
+        bool whole = r < CW_ROUNDS;
+        for (uint64_t k = 0; whole && k < 512; k++)
+            whole = w[k] == cw_word(r, p, k);
+        bool ok = whole && (r == want || (r > (uint64_t)data_round && cw_in_round(r, p)));
+        if (!ok) {
+            if (bad++ < 4)
+                printf("    page %lu: %s round %lu, want round %lu (word 0 %#lx)\n",
+                       (unsigned long)p, whole ? "holds" : "torn or garbage, like",
+                       (unsigned long)r, (unsigned long)want, (unsigned long)w[0]);
+        } else if (r == want) {
+            exact++;
+        } else {
+            newer++;
+        }
+    }
+    const volatile uint64_t *m = (const volatile uint64_t *)(C_VA + CW_MARKER * 4096);
+    uint64_t mr = m[0] ^ CW_MARK;
+    bool mark_whole = true;
+    for (uint64_t k = 0; k < 512; k++)
+        mark_whole &= m[k] == (CW_MARK ^ mr ^ (k << 8));
+    bool mark_zero = true;
+    for (uint64_t k = 0; k < 512; k++)
+        mark_zero &= m[k] == 0;
+    bool mark_ok = mark_round < 0 ? (mark_zero || (mark_whole && mr < CW_ROUNDS))
+                                  : (mark_whole && mr >= (uint64_t)mark_round && mr < CW_ROUNDS);
+    printf("crash: flush %lu: data of round %ld: %lu pages exact, %lu newer, %lu bad; marker %s"
+           " (want round %ld or later)\n",
+           (unsigned long)k_flush, (long)data_round, (unsigned long)exact, (unsigned long)newer,
+           (unsigned long)bad, mark_zero ? "unwritten" : mark_whole ? "whole" : "torn",
+           (long)mark_round);
+    if (mark_whole && !mark_zero)
+        printf("crash: marker round %lu\n", (unsigned long)mr);
+    CHECK(bad == 0);
+    CHECK(mark_ok);
+    struct ns_memobj_stats st = stats();
+    CHECK(st.requests_made == 0 && st.io_errors == 0);
+    cleanup(CW_PAGES);
+}
+
+const struct ktest crash_tests[] = {
+    {"crash_writeback_eio", test_crash_writeback_eio},
+    {"crash_workload", test_crash_workload},
+    {"crash_check", test_crash_check},
+};
+const unsigned crash_test_count = sizeof(crash_tests) / sizeof(crash_tests[0]);
