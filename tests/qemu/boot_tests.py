@@ -497,6 +497,119 @@ def storage_cases():
             ("storage-big-shutdown", run_big_shutdown, 0, [])]
 
 
+# ---- crash consistency (tests/guest/crash_tests.c) --------------------------
+CRASH_OK = [r"\n1 passed, 0 failed", r"NewSys: shutdown \(ok"]
+CRASH_ROUNDS = 8  # CW_ROUNDS: two flushes a round (data, then the marker)
+
+
+def crash_dir(name):
+    d = os.path.join(IMAGES, name)
+    os.makedirs(d, exist_ok=True)
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+    return d
+
+
+def zero_image(path, size=8 * MiB):
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+def run_crash_eio(case):
+    """Writebacks the disk fails (blkdebug): the first four writes covering
+    page 4 of the test's region (sector 2048 + 32), which sync meets, and
+    the first covering page 40 (2048 + 320), which evict meets."""
+    name = case[0]
+    img = zero_image(os.path.join(crash_dir(name), "scratch.img"))
+    rules = ",".join(f"inject-error.{i}.event=write_aio,inject-error.{i}.sector={sec},"
+                     f"inject-error.{i}.errno=5,inject-error.{i}.once=on,"
+                     f"inject-error.{i}.iotype=write"
+                     for i, sec in enumerate([2048 + 32] * 4 + [2048 + 320]))
+    return run_case((name, ["--init", "tests", "--append", "only=crash_writeback_eio", "--",
+                            "-global", "virtio-mmio.force-legacy=false",
+                            "-blockdev", f"driver=file,node-name=f0,filename={img}",
+                            "-blockdev", f"driver=blkdebug,node-name=dbg0,image=f0,{rules}",
+                            "-blockdev", "driver=raw,node-name=d0,file=dbg0",
+                            "-device", "virtio-blk-device,drive=d0"], 0,
+                     [r"sync 1: I/O error, [1-3] dirty", r"\d syncs; 4 io errors",
+                      r"evict: \d+ dropped; 1 resident, 1 dirty, 5 io errors",
+                      r"PASS crash_writeback_eio"] + CRASH_OK), False)
+
+
+def run_crash_log(case):
+    """The workload's writes and flushes logged by blklogwrites; the log
+    replayed onto the blank image up to sampled flush points (and one point
+    between two flushes), each copy booted and checked: the pages synced
+    before that point hold their last synced round or a later one."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import logreplay
+    name, t0 = case[0], time.time()
+    d = crash_dir(name)
+    base = zero_image(os.path.join(d, "base.img"))
+    data = zero_image(os.path.join(d, "data.img"))
+    log = os.path.join(d, "log.img")
+    open(log, "wb").close()
+    _, problems, out, _ = run_case((f"{name}-workload", [
+        "--init", "tests", "--append", "only=crash_workload", "--",
+        "-global", "virtio-mmio.force-legacy=false",
+        "-blockdev", f"driver=file,node-name=f0,filename={data}",
+        "-blockdev", f"driver=file,node-name=l0,filename={log}",
+        "-blockdev", "driver=blklogwrites,node-name=lw0,file=f0,log=l0,log-sector-size=512",
+        "-device", "virtio-blk-device,drive=lw0"], 0,
+        [count(r"crash: synced round \d", CRASH_ROUNDS), r"PASS crash_workload"] + CRASH_OK),
+        False)
+    if problems:
+        return name, problems, out, time.time() - t0
+    try:
+        _, entries, _ = logreplay.read_log(log)
+        flushes = logreplay.flush_indices(entries)
+        out += (f"--- log: {len(entries)} entries, {len(flushes)} flushes\n")
+        if len(flushes) != 2 * CRASH_ROUNDS:
+            problems.append(f"{len(flushes)} flushes in the log, expected {2 * CRASH_ROUNDS}")
+        # The whole log on the blank image is the image the workload left.
+        full = os.path.join(d, "full.img")
+        logreplay.replay(log, base, full)
+        with open(full, "rb") as a, open(data, "rb") as b:
+            if a.read() != b.read():
+                problems.append("the whole log replayed differs from the image written")
+        os.unlink(full)
+    except logreplay.LogError as e:
+        problems.append(f"log: {e}")
+    if problems:
+        return name, problems, out, time.time() - t0
+    n = len(flushes)
+    # (flushes replayed, entries replayed or None, what the check must
+    # see): every flush point (a boot takes about a second), halfway
+    # between flushes 6 and 7 (round 3's data partly written: pages newer
+    # than round 2), and flush 11 with the write after it (round 5's marker,
+    # newer than the round 4 flush 11 promises).
+    def seen(k, newer=r"\d+"):
+        return r"crash: flush %d: data of round \d+: \d+ pages exact, %s newer, 0 bad" % (k, newer)
+    points = [(k, None, [seen(k)]) for k in range(1, n + 1)]
+    points += [(6, (flushes[5] + 1 + flushes[6]) // 2, [seen(6, r"[1-9]\d*")]),
+               (11, flushes[10] + 2, [seen(11), r"crash: marker round 5\n"])]
+    for k, upto, extra in points:
+        img = os.path.join(d, "replayed.img")
+        if upto is None:
+            w = logreplay.replay(log, base, img, flushes=k)
+        else:
+            w = logreplay.replay(log, base, img, first=upto)
+        label = f"flush {k}" + (f" + entries to {upto}" if upto else "")
+        _, p, o, _ = run_case((f"{name}-check-{k}", [
+            "--init", "tests", "--disk", img, "--append", f"only=crash_check crashflush={k}"],
+            0, extra + [r"PASS crash_check"] + CRASH_OK), False)
+        out += f"--- {label}: {w} writes replayed\n" + o
+        problems += [f"{label}: {x}" for x in p]
+        os.unlink(img)
+    return name, problems, out, time.time() - t0
+
+
+def crash_cases():
+    return [("crash-writeback-eio", run_crash_eio, 0, []),
+            ("crash-blklogwrites", run_crash_log, 0, [])]
+
+
 def diskmgr_cases(flt):
     cases = []
     if "diskmgr-read" in flt or flt in "diskmgr-read":
@@ -631,6 +744,7 @@ def main():
     with open(ODD_INITRD, "wb") as f:
         f.write(initrd + b"\0" * 1234)
     cases = [c for c in CASES + dts_cases() + blk_cases(a.filter) + diskmgr_cases(a.filter) + storage_cases() +
+             crash_cases() +
              [gdb_case()] if a.filter in c[0]]
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
