@@ -67,28 +67,30 @@ static void cleanup(uint64_t pages)
         ns_cap_delete(s);
 }
 
-/* A root frame for `pages` (a multiple of 16) from C_SECTOR: one key per
- * 16-page slot (height 2). */
-static void build_map(uint64_t pages)
+/* A root frame of height `height` (2 or 3) for `pages` (a multiple of the
+ * slot span, 16 or 256 pages) from C_SECTOR: one key per root slot. */
+static void build_map_h(uint64_t pages, unsigned height)
 {
+    uint64_t span = height == 3 ? 256 : 16;
     ns_cap_delete(C_ROOT);
     CHECK_OK(ns_objframe_create(NS_SLOT_ROOT_BANK, C_ROOT));
-    for (unsigned i = 0; i < pages / 16; i++) {
-        CHECK_OK(ns_diskrange_derive(C_KEY, C_SCRATCH, i * 128, 128, NS_RIGHTS_ALL));
+    for (unsigned i = 0; i < pages / span; i++) {
+        CHECK_OK(ns_diskrange_derive(C_KEY, C_SCRATCH, i * span * 8, span * 8, NS_RIGHTS_ALL));
         CHECK_OK(ns_objframe_store(C_ROOT, i, C_SCRATCH, NS_RIGHTS_ALL));
         CHECK_OK(ns_cap_delete(C_SCRATCH));
     }
 }
 
-/* An object of `pages` pages (<= 256) at C_SECTOR, its map installed,
- * mapped read-write at C_VA. */
+/* An object of `pages` pages at C_SECTOR, its map (height 2 up to 256
+ * pages, else 3) installed, mapped read-write at C_VA. */
 static void make_object(uint64_t pages)
 {
+    unsigned height = pages <= 256 ? 2 : 3;
     CHECK_OK(ns_diskrange_derive(NS_SLOT_DISK0, C_KEY, C_SECTOR, pages * 8, NS_RIGHTS_ALL));
     CHECK_OK(ns_notification_create(NS_SLOT_ROOT_BANK, C_NTFN));
     CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, C_MO, pages * 4096, C_NTFN));
-    build_map(pages);
-    CHECK_OK(ns_memobj_set_map(C_MO, C_ROOT, 2));
+    build_map_h(pages, height);
+    CHECK_OK(ns_memobj_set_map(C_MO, C_ROOT, height));
     CHECK_OK(ns_memobj_map(NS_SLOT_SELF_ASPACE, C_MO, C_VA, 0, pages,
                            NS_RIGHT_READ | NS_RIGHT_WRITE, NULL));
 }
@@ -110,7 +112,7 @@ static void wait_idle(void)
 }
 
 /* Drop every page: sync, then evict (twice: the first may write). */
-static __attribute__((unused)) void evict_all(void)
+static void evict_all(void)
 {
     uint64_t dropped;
     CHECK_OK(ns_memobj_sync(C_MO));
@@ -371,9 +373,135 @@ static void test_crash_check(void)
     cleanup(CW_PAGES);
 }
 
+/* ---- maps discarded mid-stream are rebuilt and nothing is lost ---- */
+
+#define DS_PAGES 4096 /* 16 MiB: a height-3 map of 16 keys */
+#define DS_VALUE 0xd15c000000000000ull
+
+static volatile uint64_t ds_progress;
+static volatile bool ds_done;
+
+static uint64_t ds_word(uint64_t p, uint64_t k)
+{
+    return DS_VALUE ^ (p << 16) ^ (k * 0x2545f491ull & 0xffff);
+}
+
+static void ds_writer(unsigned long arg)
+{
+    (void)arg;
+    for (uint64_t p = 0; p < DS_PAGES; p++) {
+        volatile uint64_t *w = (volatile uint64_t *)(C_VA + p * 4096);
+        for (uint64_t k = 0; k < 512; k++)
+            w[k] = ds_word(p, k);
+        ds_progress = p + 1;
+    }
+    ds_done = true;
+}
+
+static bool ds_page_ok(const volatile uint64_t *w, uint64_t p, const char *how)
+{
+    for (uint64_t k = 0; k < 512; k++)
+        if (w[k] != ds_word(p, k)) {
+            printf("    %s: page %lu word %lu: %#lx, want %#lx\n", how, (unsigned long)p,
+                   (unsigned long)k, (unsigned long)w[k], (unsigned long)ds_word(p, k));
+            return false;
+        }
+    return true;
+}
+
+/* One thread writes every page of a 16 MiB disk-backed object through its
+ * mapping while this one, its manager, drops the map every millisecond or
+ * so, rebuilds it when a fault asks (NO_MAP), and syncs now and then
+ * (which writes what the map covers, or says some pages are not covered
+ * while it is gone). Then sync, evict, and every page read back through
+ * faults and raw through the disk key. */
+static void test_crash_discard_stream(void)
+{
+    if (!run_alone("crash_discard_stream"))
+        return;
+    make_object(DS_PAGES);
+    ds_progress = 0;
+    ds_done = false;
+    static uint64_t stack[1024] __attribute__((aligned(16)));
+    CHECK_OK(ns_thread_create(NS_SLOT_ROOT_BANK, C_THREAD, NS_SLOT_SELF_CSPACE,
+                              NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_start_fn(C_THREAD, ds_writer, (uint64_t)&stack[1024], 0));
+    uint64_t t0 = ns_clock_us(), discards = 0, rebuilds = 0, syncs_ok = 0, syncs_uncovered = 0,
+             asked = 0, bad_requests = 0;
+    for (unsigned iter = 0; !ds_done && ns_clock_us() - t0 < 30000000; iter++) {
+        uint64_t was = 0;
+        if (iter % 2 == 0) {
+            CHECK_OK(ns_memobj_control(C_MO, NS_MEMOBJ_CTL_DISCARD_MAP, 0, &was));
+            discards += was;
+        }
+        if (iter % 32 == 0 || iter % 32 == 17) {
+            /* Right after a discard, or (usually) with the map back. */
+            long e = ns_memobj_sync(C_MO);
+            CHECK(e == NS_OK || e == NS_ERR_BAD_STATE);
+            syncs_ok += e == NS_OK;
+            syncs_uncovered += e == NS_ERR_BAD_STATE;
+        }
+        ns_yield(); /* the writer runs until it waits for a page */
+        struct ns_page_request r[16];
+        unsigned long n = 0;
+        uint64_t bits;
+        ns_poll(C_NTFN, &bits);
+        CHECK_OK(ns_memobj_requests(C_MO, r, 16, &n));
+        bool rebuild = false;
+        for (unsigned long i = 0; i < n; i++) {
+            asked++;
+            if (r[i].flags != NS_PAGE_REQ_NO_MAP && bad_requests++ < 4)
+                printf("    request for page %lu flags %#lx\n", (unsigned long)r[i].first_page,
+                       (unsigned long)r[i].flags);
+            rebuild = true;
+        }
+        if (rebuild) {
+            build_map_h(DS_PAGES, 3);
+            CHECK_OK(ns_memobj_set_map(C_MO, C_ROOT, 3));
+            rebuilds++;
+        }
+    }
+    CHECK(ds_done);
+    struct ns_memobj_stats st = stats();
+    printf("    stream: %lu pages in %lu ms; %lu discards, %lu requests, %lu rebuilds, syncs %lu "
+           "ok and %lu uncovered; %lu pages written back, %lu read\n",
+           (unsigned long)ds_progress, (unsigned long)((ns_clock_us() - t0) / 1000),
+           (unsigned long)discards, (unsigned long)asked, (unsigned long)rebuilds,
+           (unsigned long)syncs_ok, (unsigned long)syncs_uncovered,
+           (unsigned long)st.map_pages_written, (unsigned long)st.map_pages_read);
+    CHECK(bad_requests == 0);
+    /* The stream met the discards: faults asked the manager. */
+    CHECK(discards >= 10 && asked >= 1 && rebuilds >= 1 && st.map_discards == discards);
+    if (!st.has_map) {
+        build_map_h(DS_PAGES, 3);
+        CHECK_OK(ns_memobj_set_map(C_MO, C_ROOT, 3));
+    }
+    CHECK_OK(ns_memobj_sync(C_MO));
+    st = stats();
+    CHECK(st.dirty == 0 && st.io_errors == 0);
+    evict_all();
+    /* Every page back from the disk through faults, the manager silent. */
+    uint64_t requests = stats().requests_made, bad = 0;
+    for (uint64_t p = 0; p < DS_PAGES; p++)
+        if (!ds_page_ok((const volatile uint64_t *)(C_VA + p * 4096), p, "fault") && bad++ > 4)
+            break;
+    CHECK(bad == 0);
+    CHECK(stats().requests_made == requests);
+    /* And raw through the key. */
+    bad = 0;
+    for (uint64_t p = 0; p < DS_PAGES && bad < 4; p += 16) {
+        CHECK_OK(ns_diskrange_read(C_KEY, p * 8, NS_DISK_IO_MAX_SECTORS, cbuf));
+        for (uint64_t i = 0; i < 16; i++)
+            bad += !ds_page_ok((const volatile uint64_t *)(cbuf + i * 4096), p + i, "raw");
+    }
+    CHECK(bad == 0);
+    cleanup(DS_PAGES);
+}
+
 const struct ktest crash_tests[] = {
     {"crash_writeback_eio", test_crash_writeback_eio},
     {"crash_workload", test_crash_workload},
     {"crash_check", test_crash_check},
+    {"crash_discard_stream", test_crash_discard_stream},
 };
 const unsigned crash_test_count = sizeof(crash_tests) / sizeof(crash_tests[0]);

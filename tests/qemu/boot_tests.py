@@ -606,8 +606,14 @@ def run_crash_log(case):
 
 
 def crash_cases():
+    # A 16 MiB object streamed through while its map is dropped and rebuilt.
+    discard = ("crash-discard-stream", ["--init", "tests", "--disk",
+                                        "@scratch:crash-discard-stream:24M", "--append",
+                                        "only=crash_discard_stream"], 0,
+               [r"stream: 4096 pages in \d+ ms; [1-9]\d+ discards, [1-9]\d* requests, "
+                r"[1-9]\d* rebuilds", r"PASS crash_discard_stream"] + CRASH_OK)
     return [("crash-writeback-eio", run_crash_eio, 0, []),
-            ("crash-blklogwrites", run_crash_log, 0, [])]
+            ("crash-blklogwrites", run_crash_log, 0, []), discard]
 
 
 def diskmgr_cases(flt):
