@@ -67,11 +67,13 @@ static void cleanup(uint64_t pages)
         ns_cap_delete(s);
 }
 
-/* A root frame of height `height` (2 or 3) for `pages` (a multiple of the
- * slot span, 16 or 256 pages) from C_SECTOR: one key per root slot. */
+/* A root frame of height `height` (2 to 4) for `pages` (a multiple of the
+ * slot span, 16^(height-1) pages) from C_SECTOR: one key per root slot. */
 static void build_map_h(uint64_t pages, unsigned height)
 {
-    uint64_t span = height == 3 ? 256 : 16;
+    uint64_t span = 1;
+    for (unsigned h = 1; h < height; h++)
+        span *= 16;
     ns_cap_delete(C_ROOT);
     CHECK_OK(ns_objframe_create(NS_SLOT_ROOT_BANK, C_ROOT));
     for (unsigned i = 0; i < pages / span; i++) {
@@ -82,10 +84,10 @@ static void build_map_h(uint64_t pages, unsigned height)
 }
 
 /* An object of `pages` pages at C_SECTOR, its map (height 2 up to 256
- * pages, else 3) installed, mapped read-write at C_VA. */
+ * pages, 3 up to 4096, else 4) installed, mapped read-write at C_VA. */
 static void make_object(uint64_t pages)
 {
-    unsigned height = pages <= 256 ? 2 : 3;
+    unsigned height = pages <= 256 ? 2 : pages <= 4096 ? 3 : 4;
     CHECK_OK(ns_diskrange_derive(NS_SLOT_DISK0, C_KEY, C_SECTOR, pages * 8, NS_RIGHTS_ALL));
     CHECK_OK(ns_notification_create(NS_SLOT_ROOT_BANK, C_NTFN));
     CHECK_OK(ns_memobj_create(NS_SLOT_ROOT_BANK, C_MO, pages * 4096, C_NTFN));
@@ -243,6 +245,73 @@ static void test_crash_writeback_eio(void)
     }
     CHECK(all);
     cleanup(EIO_PAGES);
+}
+
+/* Pageout's own writes fail too: a 160 MiB object written through its
+ * mapping on a 128 MiB machine, so the clock writes most of it back while
+ * the writer runs; the disk fails the first write covering page 1000 (a
+ * page pageout meets early). The page stays dirty, is written again, and
+ * every page reads back. */
+#define PO_PAGES (160ull * 256)
+
+static inline uint64_t po_word(uint64_t p, uint64_t k)
+{
+    return 0x9a6e000000000000ull ^ (p << 16) ^ (k * 0x9e3779b1ull & 0xffff);
+}
+
+static void test_crash_pageout_eio(void)
+{
+    if (!run_alone("crash_pageout_eio"))
+        return;
+    if (ns_bootinfo->disks[0].sectors < C_SECTOR + PO_PAGES * 8) {
+        printf("    the disk is too small\n");
+        ktest_failures++;
+        return;
+    }
+    uint64_t t0 = ns_clock_us();
+    make_object(PO_PAGES);
+    CHECK_OK(ns_memobj_control(C_MO, NS_MEMOBJ_CTL_READAHEAD, 64, NULL));
+    for (uint64_t p = 0; p < PO_PAGES; p++) {
+        volatile uint64_t *w = (volatile uint64_t *)(C_VA + p * 4096);
+        for (uint64_t k = 0; k < 512; k++)
+            w[k] = po_word(p, k);
+    }
+    struct ns_memobj_stats st = stats();
+    printf("    pageout: written in %lu ms: %lu resident, %lu dirty, %lu pages written back, "
+           "%lu io errors\n",
+           (unsigned long)((ns_clock_us() - t0) / 1000), (unsigned long)st.resident,
+           (unsigned long)st.dirty, (unsigned long)st.map_pages_written,
+           (unsigned long)st.io_errors);
+    /* The failure came during pageout, before any sync. */
+    CHECK(st.resident < PO_PAGES && st.map_pages_written > 1000 && st.io_errors == 1);
+    CHECK_OK(ns_memobj_sync(C_MO));
+    st = stats();
+    CHECK(st.dirty == 0 && st.io_errors == 1);
+    uint64_t dropped;
+    CHECK_OK(ns_memobj_control(C_MO, NS_MEMOBJ_CTL_EVICT, 0, &dropped));
+    uint64_t bad = 0;
+    for (uint64_t p = 0; p < PO_PAGES; p++) {
+        const volatile uint64_t *w = (const volatile uint64_t *)(C_VA + p * 4096);
+        uint64_t sum = 0, want = 0;
+        for (uint64_t k = 0; k < 512; k++) {
+            sum += w[k] * (2 * k + 1);
+            want += po_word(p, k) * (2 * k + 1);
+        }
+        if (sum != want && bad++ < 4)
+            printf("    page %lu: checksum %#lx, want %#lx\n", (unsigned long)p,
+                   (unsigned long)sum, (unsigned long)want);
+    }
+    /* The failed page itself, raw from the disk. */
+    CHECK_OK(ns_diskrange_read(C_KEY, 1000 * 8, 8, cbuf));
+    bool raw_ok = true;
+    for (uint64_t k = 0; k < 512; k++)
+        raw_ok &= ((const uint64_t *)cbuf)[k] == po_word(1000, k);
+    st = stats();
+    printf("    pageout: %lu of %lu pages bad after %lu ms; %lu io errors\n", (unsigned long)bad,
+           (unsigned long)PO_PAGES, (unsigned long)((ns_clock_us() - t0) / 1000),
+           (unsigned long)st.io_errors);
+    CHECK(bad == 0 && raw_ok && st.io_errors == 1 && st.requests_made == 0);
+    cleanup(PO_PAGES);
 }
 
 /* ---- crash consistency: rounds of synced stores, checked after replay ----
@@ -500,6 +569,7 @@ static void test_crash_discard_stream(void)
 
 const struct ktest crash_tests[] = {
     {"crash_writeback_eio", test_crash_writeback_eio},
+    {"crash_pageout_eio", test_crash_pageout_eio},
     {"crash_workload", test_crash_workload},
     {"crash_check", test_crash_check},
     {"crash_discard_stream", test_crash_discard_stream},

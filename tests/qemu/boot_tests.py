@@ -516,25 +516,44 @@ def zero_image(path, size=8 * MiB):
     return path
 
 
+def blkdebug_write_fails(img, sectors):
+    """QEMU arguments: `img` behind blkdebug failing, once each, the first
+    write covering each of `sectors` (a sector named twice fails twice)."""
+    rules = ",".join(f"inject-error.{i}.event=write_aio,inject-error.{i}.sector={sec},"
+                     f"inject-error.{i}.errno=5,inject-error.{i}.once=on,"
+                     f"inject-error.{i}.iotype=write" for i, sec in enumerate(sectors))
+    return ["--", "-global", "virtio-mmio.force-legacy=false",
+            "-blockdev", f"driver=file,node-name=f0,filename={img}",
+            "-blockdev", f"driver=blkdebug,node-name=dbg0,image=f0,{rules}",
+            "-blockdev", "driver=raw,node-name=d0,file=dbg0",
+            "-device", "virtio-blk-device,drive=d0"]
+
+
 def run_crash_eio(case):
     """Writebacks the disk fails (blkdebug): the first four writes covering
     page 4 of the test's region (sector 2048 + 32), which sync meets, and
     the first covering page 40 (2048 + 320), which evict meets."""
     name = case[0]
     img = zero_image(os.path.join(crash_dir(name), "scratch.img"))
-    rules = ",".join(f"inject-error.{i}.event=write_aio,inject-error.{i}.sector={sec},"
-                     f"inject-error.{i}.errno=5,inject-error.{i}.once=on,"
-                     f"inject-error.{i}.iotype=write"
-                     for i, sec in enumerate([2048 + 32] * 4 + [2048 + 320]))
-    return run_case((name, ["--init", "tests", "--append", "only=crash_writeback_eio", "--",
-                            "-global", "virtio-mmio.force-legacy=false",
-                            "-blockdev", f"driver=file,node-name=f0,filename={img}",
-                            "-blockdev", f"driver=blkdebug,node-name=dbg0,image=f0,{rules}",
-                            "-blockdev", "driver=raw,node-name=d0,file=dbg0",
-                            "-device", "virtio-blk-device,drive=d0"], 0,
+    return run_case((name, ["--init", "tests", "--append", "only=crash_writeback_eio"] +
+                     blkdebug_write_fails(img, [2048 + 32] * 4 + [2048 + 320]), 0,
                      [r"sync 1: I/O error, [1-3] dirty", r"\d syncs; 4 io errors",
                       r"evict: \d+ dropped; 1 resident, 1 dirty, 5 io errors",
                       r"PASS crash_writeback_eio"] + CRASH_OK), False)
+
+
+def run_crash_pageout_eio(case):
+    """A 160 MiB object written on a 128 MiB machine; the disk fails the
+    first write of page 1000 (sector 2048 + 8000), which pageout makes."""
+    name, t0 = case[0], time.time()
+    img = zero_image(os.path.join(crash_dir(name), "scratch.img"), 168 * MiB)  # sparse
+    r = run_case((name, ["--mem", "128M", "--init", "tests", "--append", "only=crash_pageout_eio"]
+                  + blkdebug_write_fails(img, [2048 + 8000]), 0,
+                  [r"pageout: written in \d+ ms: .*, [1-9]\d* pages written back, 1 io errors",
+                   r"pageout: 0 of 40960 pages bad", r"PASS crash_pageout_eio"] + CRASH_OK),
+                 False)
+    os.unlink(img)
+    return r[0], r[1], r[2], time.time() - t0
 
 
 def run_crash_log(case):
@@ -613,6 +632,7 @@ def crash_cases():
                [r"stream: 4096 pages in \d+ ms; [1-9]\d+ discards, [1-9]\d* requests, "
                 r"[1-9]\d* rebuilds", r"PASS crash_discard_stream"] + CRASH_OK)
     return [("crash-writeback-eio", run_crash_eio, 0, []),
+            ("crash-pageout-eio", run_crash_pageout_eio, 0, []),
             ("crash-blklogwrites", run_crash_log, 0, []), discard]
 
 
