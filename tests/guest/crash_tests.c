@@ -5,13 +5,16 @@
  *   crash_writeback_eio  behind blkdebug, which fails chosen writes: a
  *                        failed writeback (sync or evict) keeps its pages
  *                        dirty and is retried; nothing is lost.
+ *   crash_pageout_eio    the same for a write of pageout's, on a machine
+ *                        smaller than the object.
  *   crash_workload       behind blklogwrites, which logs every write and
  *                        flush: rounds of stores through a mapping, each
  *                        synced; the host replays the log up to flush
  *                        points (tests/qemu/logreplay.py) and boots
  *   crash_check          on each replayed image (crashflush=K: K flushes
  *                        replayed): every page synced before flush K holds
- *                        its last synced round or a later one.
+ *                        its last synced round or a later one; small, and
+ *                        larger than memory (crashpages=, crashrounds=).
  *   crash_discard_stream a writer streams through a large mapped object
  *                        while the test discards its map again and again,
  *                        rebuilding it as the manager on NO_MAP requests.
@@ -324,10 +327,32 @@ static void test_crash_pageout_eio(void)
  * CW_ROUNDS, is stored and not synced: the clean shutdown after the test
  * writes it and flushes (flush 2 CW_ROUNDS + 1). */
 
-#define CW_PAGES  256
-#define CW_DATA   255
-#define CW_MARKER 255
-#define CW_ROUNDS 8
+/* crashpages=N (a multiple of 256 past 256; default 256),
+ * crashrounds=R (default 8, at most 15) and crashrun=P (rounds choose
+ * their pages in runs of P; default 1) on the command line: the host
+ * runs it small and fast, and large, on a machine smaller than the object
+ * so that pageout writes between the syncs. */
+static uint64_t cw_pages = 256, cw_rounds = 8, cw_run = 1;
+#define CW_PAGES  cw_pages
+#define CW_DATA   (cw_pages - 1)
+#define CW_MARKER (cw_pages - 1)
+#define CW_ROUNDS cw_rounds
+
+static void cw_setup(void)
+{
+    cw_pages = cmdline_u64("crashpages=", 256);
+    cw_rounds = cmdline_u64("crashrounds=", 8);
+    cw_run = cmdline_u64("crashrun=", 1);
+    if (cw_pages < 256 || cw_pages > 65536 || (cw_pages > 256 && cw_pages % 256) ||
+        cw_rounds < 1 || cw_rounds > 15 || cw_run < 1 || cw_run > 4096) {
+        printf("    bad crashpages=%lu or crashrounds=%lu\n", (unsigned long)cw_pages,
+               (unsigned long)cw_rounds);
+        ktest_failures++;
+        cw_pages = 256;
+        cw_rounds = 8;
+        cw_run = 1;
+    }
+}
 #define CW_SEED   0x6372617368000000ull /* "crash" */
 #define CW_MARK   0x4d41524b00000000ull /* "MARK" */
 
@@ -340,6 +365,7 @@ static bool cw_in_round(uint64_t r, uint64_t p)
 {
     if (r == 0)
         return true;
+    p /= cw_run;
     uint64_t h = (p + 1) * 0x9e3779b97f4a7c15ull ^ r * 0xc2b2ae3d27d4eb4full;
     h ^= h >> 29;
     h *= 0xbf58476d1ce4e5b9ull;
@@ -355,11 +381,32 @@ static uint64_t cw_last(uint64_t r, uint64_t p)
     return r;
 }
 
+/* Sync, saying what was left when it fails. */
+static void cw_sync(uint64_t r, const char *what)
+{
+    struct ns_memobj_stats a = stats();
+    long e = ns_memobj_sync(C_MO);
+    if (e != NS_OK) {
+        struct ns_memobj_stats b = stats();
+        uint64_t limit = 0, used = 0;
+        ns_bank_info(NS_SLOT_ROOT_BANK, &limit, &used);
+        printf("    round %lu %s: sync: %s: %lu dirty before, %lu after, %lu pages written by "
+               "it, %lu resident; bank %lu of %lu KiB used\n",
+               (unsigned long)r, what, ns_strerror(e), (unsigned long)a.dirty,
+               (unsigned long)b.dirty, (unsigned long)(b.map_pages_written - a.map_pages_written),
+               (unsigned long)b.resident, (unsigned long)(used / 1024),
+               (unsigned long)(limit * 4));
+    }
+    CHECK(e == NS_OK);
+}
+
 static void test_crash_workload(void)
 {
     if (!run_alone("crash_workload"))
         return;
+    cw_setup();
     make_object(CW_PAGES);
+    CHECK_OK(ns_memobj_control(C_MO, NS_MEMOBJ_CTL_READAHEAD, 64, NULL));
     for (uint64_t r = 0; r < CW_ROUNDS; r++) {
         uint64_t n = 0;
         for (uint64_t p = 0; p < CW_DATA; p++) {
@@ -371,12 +418,14 @@ static void test_crash_workload(void)
             n++;
         }
         struct ns_memobj_stats st = stats();
-        CHECK(st.dirty == n);
-        CHECK_OK(ns_memobj_sync(C_MO));
+        CHECK(st.dirty <= n);
+        if (CW_PAGES == 256)
+            CHECK(st.dirty == n); /* no pageout in a 1 MiB object */
+        cw_sync(r, "data");
         volatile uint64_t *m = (volatile uint64_t *)(C_VA + CW_MARKER * 4096);
         for (uint64_t k = 0; k < 512; k++)
             m[k] = CW_MARK ^ r ^ (k << 8);
-        CHECK_OK(ns_memobj_sync(C_MO));
+        cw_sync(r, "marker");
         st = stats();
         CHECK(st.dirty == 0 && st.io_errors == 0);
         printf("crash: synced round %lu (%lu pages)\n", (unsigned long)r, (unsigned long)n);
@@ -391,10 +440,12 @@ static void test_crash_workload(void)
         n++;
     }
     struct ns_memobj_stats st = stats();
-    CHECK(st.dirty == n);
-    printf("    %lu writes of %lu pages; round %u stored in %lu pages, left to the shutdown\n",
-           (unsigned long)st.map_writes, (unsigned long)st.map_pages_written, CW_ROUNDS,
-           (unsigned long)n);
+    CHECK(st.dirty <= n);
+    if (CW_PAGES == 256)
+        CHECK(st.dirty == n);
+    printf("    %lu writes of %lu pages; round %lu stored in %lu pages, left to the shutdown\n",
+           (unsigned long)st.map_writes, (unsigned long)st.map_pages_written,
+           (unsigned long)CW_ROUNDS, (unsigned long)n);
     /* The object stays (its capability is what keeps it): no cleanup. */
 }
 
@@ -403,6 +454,7 @@ static void test_crash_check(void)
 {
     if (!run_alone("crash_check"))
         return;
+    cw_setup();
     uint64_t k_flush = cmdline_u64("crashflush=", 0);
     CHECK(k_flush >= 1 && k_flush <= 2 * CW_ROUNDS + 1);
     if (k_flush < 1)
@@ -410,6 +462,7 @@ static void test_crash_check(void)
     /* Rounds whose data, and whose marker, were durable by then. */
     int64_t data_round = (int64_t)(k_flush - 1) / 2, mark_round = (int64_t)k_flush / 2 - 1;
     make_object(CW_PAGES);
+    CHECK_OK(ns_memobj_control(C_MO, NS_MEMOBJ_CTL_READAHEAD, 64, NULL));
     uint64_t bad = 0, newer = 0, exact = 0;
     for (uint64_t p = 0; p < CW_DATA; p++) {
         const volatile uint64_t *w = (const volatile uint64_t *)(C_VA + p * 4096);
@@ -460,8 +513,8 @@ static void test_crash_check(void)
 #define DS_PAGES 4096 /* 16 MiB: a height-3 map of 16 keys */
 #define DS_VALUE 0xd15c000000000000ull
 
-static volatile uint64_t ds_progress;
-static volatile bool ds_done;
+static volatile uint64_t ds_progress, ds_turn;
+static volatile bool ds_done, ds_stop;
 
 static uint64_t ds_word(uint64_t p, uint64_t k)
 {
@@ -476,6 +529,13 @@ static void ds_writer(unsigned long arg)
         for (uint64_t k = 0; k < 512; k++)
             w[k] = ds_word(p, k);
         ds_progress = p + 1;
+        if (p % 16 == 15) {
+            /* Wait for a turn of the manager (which may drop the map),
+             * whatever the host's timing. */
+            uint64_t turn = ds_turn;
+            while (ds_turn == turn && !ds_stop)
+                ns_yield();
+        }
     }
     ds_done = true;
 }
@@ -502,8 +562,8 @@ static void test_crash_discard_stream(void)
     if (!run_alone("crash_discard_stream"))
         return;
     make_object(DS_PAGES);
-    ds_progress = 0;
-    ds_done = false;
+    ds_progress = ds_turn = 0;
+    ds_done = ds_stop = false;
     static uint64_t stack[1024] __attribute__((aligned(16)));
     CHECK_OK(ns_thread_create(NS_SLOT_ROOT_BANK, C_THREAD, NS_SLOT_SELF_CSPACE,
                               NS_SLOT_SELF_ASPACE));
@@ -511,6 +571,7 @@ static void test_crash_discard_stream(void)
     uint64_t t0 = ns_clock_us(), discards = 0, rebuilds = 0, syncs_ok = 0, syncs_uncovered = 0,
              asked = 0, bad_requests = 0;
     for (unsigned iter = 0; !ds_done && ns_clock_us() - t0 < 30000000; iter++) {
+        ds_turn = iter + 1;
         uint64_t was = 0;
         if (iter % 2 == 0) {
             CHECK_OK(ns_memobj_control(C_MO, NS_MEMOBJ_CTL_DISCARD_MAP, 0, &was));
@@ -543,6 +604,9 @@ static void test_crash_discard_stream(void)
             rebuilds++;
         }
     }
+    ds_stop = true;
+    for (int i = 0; i < 1000 && !ds_done; i++)
+        ns_sleep_us(1000);
     CHECK(ds_done);
     struct ns_memobj_stats st = stats();
     printf("    stream: %lu pages in %lu ms; %lu discards, %lu requests, %lu rebuilds, syncs %lu "
@@ -553,7 +617,7 @@ static void test_crash_discard_stream(void)
            (unsigned long)st.map_pages_written, (unsigned long)st.map_pages_read);
     CHECK(bad_requests == 0);
     /* The stream met the discards: faults asked the manager. */
-    CHECK(discards >= 10 && asked >= 1 && rebuilds >= 1 && st.map_discards == discards);
+    CHECK(discards >= 32 && asked >= 32 && rebuilds >= 1 && st.map_discards == discards);
     if (!st.has_map) {
         build_map_h(DS_PAGES, 3);
         CHECK_OK(ns_memobj_set_map(C_MO, C_ROOT, 3));

@@ -33,35 +33,41 @@ class LogError(Exception):
 
 def read_log(path):
     """The super block's sector size and the entries, each a dict with
-    sector, sectors, flags and (writes) the data's offset in the log."""
+    sector, sectors, flags and (writes) the data's offset in the log. The
+    data stays in the file: logs of large workloads are large."""
     with open(path, "rb") as f:
-        log = f.read()
-    if len(log) < 28:
-        raise LogError(f"{path}: {len(log)} bytes, no super block")
-    magic, version, count, ss = struct.unpack_from("<QQQI", log, 0)
-    if magic != MAGIC:
-        raise LogError(f"{path}: bad magic {magic:#x}")
-    if version != 1:
-        raise LogError(f"{path}: version {version}")
-    if ss < 512 or ss & (ss - 1):
-        raise LogError(f"{path}: sector size {ss}")
-    entries, cur = [], 1
-    for i in range(count):
-        off = cur * ss
-        if off + 32 > len(log):
-            raise LogError(f"entry {i} of {count} at log sector {cur}: past the end of the log")
-        sector, sectors, flags, data_len = struct.unpack_from("<QQQQ", log, off)
-        if flags & ~FLAG_MASK:
-            raise LogError(f"entry {i} at log sector {cur}: bad flags {flags:#x}")
-        e = {"index": i, "sector": sector, "sectors": sectors, "flags": flags, "data": None}
-        cur += 1
-        if not flags & DISCARD:
-            e["data"] = cur * ss
-            if (cur + sectors) * ss > len(log):
-                raise LogError(f"entry {i}: data past the end of the log")
-            cur += sectors
-        entries.append(e)
-    return ss, entries, log
+        size = f.seek(0, 2)
+        f.seek(0)
+        head = f.read(28)
+        if len(head) < 28:
+            raise LogError(f"{path}: {len(head)} bytes, no super block")
+        magic, version, count, ss = struct.unpack_from("<QQQI", head, 0)
+        if magic != MAGIC:
+            raise LogError(f"{path}: bad magic {magic:#x}")
+        if version != 1:
+            raise LogError(f"{path}: version {version}")
+        if ss < 512 or ss & (ss - 1):
+            raise LogError(f"{path}: sector size {ss}")
+        entries, cur = [], 1
+        for i in range(count):
+            off = cur * ss
+            f.seek(off)
+            raw = f.read(32)
+            if len(raw) < 32:
+                raise LogError(f"entry {i} of {count} at log sector {cur}: past the end of "
+                               f"the log")
+            sector, sectors, flags, data_len = struct.unpack("<QQQQ", raw)
+            if flags & ~FLAG_MASK:
+                raise LogError(f"entry {i} at log sector {cur}: bad flags {flags:#x}")
+            e = {"index": i, "sector": sector, "sectors": sectors, "flags": flags, "data": None}
+            cur += 1
+            if not flags & DISCARD:
+                e["data"] = cur * ss
+                if (cur + sectors) * ss > size:
+                    raise LogError(f"entry {i}: data past the end of the log")
+                cur += sectors
+            entries.append(e)
+    return ss, entries
 
 
 def flush_indices(entries):
@@ -72,7 +78,7 @@ def replay(log_path, base, out, flushes=None, first=None):
     """Copy `base` to `out` and apply every write up to the `flushes`-th
     flush entry, or the first `first` entries (all of them when neither is
     given). Returns the writes applied."""
-    ss, entries, log = read_log(log_path)
+    ss, entries = read_log(log_path)
     if first is not None:
         entries = entries[:first]
     elif flushes is not None:
@@ -82,7 +88,7 @@ def replay(log_path, base, out, flushes=None, first=None):
         entries = entries[:fl[flushes - 1] + 1]
     shutil.copyfile(base, out)
     applied = 0
-    with open(out, "r+b") as f:
+    with open(out, "r+b") as f, open(log_path, "rb") as log:
         size = f.seek(0, 2)
         for e in entries:
             if e["flags"] & FLUSH and not e["sectors"]:
@@ -95,7 +101,8 @@ def replay(log_path, base, out, flushes=None, first=None):
             if e["flags"] & DISCARD:
                 f.write(bytes(n))  # what a discard may leave: zeros here
             else:
-                f.write(log[e["data"]:e["data"] + n])
+                log.seek(e["data"])
+                f.write(log.read(n))
             applied += 1
     return applied
 
@@ -110,7 +117,7 @@ def main():
     a = ap.parse_args()
     try:
         if a.base is None:
-            ss, entries, _ = read_log(a.log)
+            ss, entries = read_log(a.log)
             for e in entries:
                 names = [n for n, b in (("FLUSH", FLUSH), ("FUA", FUA), ("DISCARD", DISCARD),
                                         ("MARK", MARK)) if e["flags"] & b]
