@@ -20,6 +20,8 @@
  *   crash_discard_stream a writer streams through a large mapped object
  *                        while the test discards its map again and again,
  *                        rebuilding it as the manager on NO_MAP requests.
+ *   crash_store_during_sync  a thread stores to pages while they are being
+ *                        written back: the last sync leaves the last values.
  *
  * Without their disk (only=NAME absent) they say so and pass. */
 #include <stdbool.h>
@@ -711,6 +713,99 @@ static void test_crash_discard_stream(void)
     cleanup(DS_PAGES);
 }
 
+/* ---- stores while their page is being written back ----
+ *
+ * A writeback takes a page's write permission away before the device
+ * reads it; a store meanwhile faults, marks the page dirty again, and the
+ * disk may get a mix of before and after, which the next writeback
+ * replaces. A thread keeps rewriting 64 pages (each store a whole page of
+ * one counter value) while this one syncs again and again; at the end,
+ * after one last sync, every page on the disk is whole and holds the last
+ * value stored to it. */
+
+#define SD_PAGES 64
+
+static volatile uint64_t sd_last[SD_PAGES], sd_stores;
+static volatile bool sd_stop, sd_done;
+
+static void sd_writer(unsigned long arg)
+{
+    (void)arg;
+    for (uint64_t c = 1; !sd_stop; c++) {
+        uint64_t p = (c * 7) % SD_PAGES;
+        volatile uint64_t *w = (volatile uint64_t *)(C_VA + p * 4096);
+        for (uint64_t k = 0; k < 512; k++)
+            w[k] = (c << 16) ^ (p << 9) ^ k;
+        sd_last[p] = c;
+        sd_stores = c;
+    }
+    sd_done = true;
+}
+
+static bool sd_page_ok(const volatile uint64_t *w, uint64_t p, const char *how)
+{
+    uint64_t c = sd_last[p];
+    for (uint64_t k = 0; k < 512; k++)
+        if (w[k] != ((c << 16) ^ (p << 9) ^ k)) {
+            printf("    %s: page %lu word %lu: %#lx, want %#lx (value %lu)\n", how,
+                   (unsigned long)p, (unsigned long)k, (unsigned long)w[k],
+                   (unsigned long)((c << 16) ^ (p << 9) ^ k), (unsigned long)c);
+            return false;
+        }
+    return true;
+}
+
+static void test_crash_store_during_sync(void)
+{
+    if (!run_alone("crash_store_during_sync"))
+        return;
+    make_object(SD_PAGES);
+    for (uint64_t p = 0; p < SD_PAGES; p++)
+        sd_last[p] = 0;
+    for (uint64_t p = 0; p < SD_PAGES; p++) /* value 0 everywhere first */
+        for (uint64_t k = 0; k < 512; k++)
+            ((volatile uint64_t *)(C_VA + p * 4096))[k] = (p << 9) ^ k;
+    sd_stop = sd_done = false;
+    sd_stores = 0;
+    static uint64_t stack[1024] __attribute__((aligned(16)));
+    CHECK_OK(ns_thread_create(NS_SLOT_ROOT_BANK, C_THREAD, NS_SLOT_SELF_CSPACE,
+                              NS_SLOT_SELF_ASPACE));
+    CHECK_OK(ns_thread_start_fn(C_THREAD, sd_writer, (uint64_t)&stack[1024], 0));
+    unsigned syncs = 0, failed = 0;
+    uint64_t t0 = ns_clock_us();
+    while (syncs < 60 && ns_clock_us() - t0 < 20000000) {
+        failed += ns_memobj_sync(C_MO) != NS_OK;
+        syncs++;
+    }
+    sd_stop = true;
+    for (int i = 0; i < 1000 && !sd_done; i++)
+        ns_sleep_us(1000);
+    CHECK(sd_done && failed == 0);
+    struct ns_memobj_stats st = stats();
+    printf("    stores: %lu page stores during %u syncs in %lu ms (%u failed); %lu writes of %lu "
+           "pages\n",
+           (unsigned long)sd_stores, syncs, (unsigned long)((ns_clock_us() - t0) / 1000), failed,
+           (unsigned long)st.map_writes,
+           (unsigned long)st.map_pages_written);
+    /* The writer ran during the syncs: pages were stored to while written. */
+    CHECK(sd_stores > 10 * SD_PAGES && st.map_pages_written > 2 * SD_PAGES);
+    CHECK_OK(ns_memobj_sync(C_MO));
+    CHECK(stats().dirty == 0);
+    bool all = true;
+    for (uint64_t p = 0; p < SD_PAGES; p += 16) {
+        CHECK_OK(ns_diskrange_read(C_KEY, p * 8, NS_DISK_IO_MAX_SECTORS, cbuf));
+        for (uint64_t i = 0; i < 16; i++)
+            all &= sd_page_ok((const volatile uint64_t *)(cbuf + i * 4096), p + i, "raw");
+    }
+    CHECK(all);
+    evict_all();
+    all = true;
+    for (uint64_t p = 0; p < SD_PAGES; p++)
+        all &= sd_page_ok((const volatile uint64_t *)(C_VA + p * 4096), p, "fault");
+    CHECK(all);
+    cleanup(SD_PAGES);
+}
+
 const struct ktest crash_tests[] = {
     {"crash_writeback_eio", test_crash_writeback_eio},
     {"crash_pageout_eio", test_crash_pageout_eio},
@@ -718,5 +813,6 @@ const struct ktest crash_tests[] = {
     {"crash_workload", test_crash_workload},
     {"crash_check", test_crash_check},
     {"crash_discard_stream", test_crash_discard_stream},
+    {"crash_store_during_sync", test_crash_store_during_sync},
 };
 const unsigned crash_test_count = sizeof(crash_tests) / sizeof(crash_tests[0]);

@@ -680,7 +680,13 @@ def crash_cases():
              lambda c: run_crash_log(c, pages=160 * 256, rounds=3, run=64, mem="128M",
                                      every_flush=False), 0, []),
             ("crash-sync-scattered", run_crash_sync_scattered, 0, []),
-            discard]
+            discard,
+            # A thread stores to pages while sync after sync writes them.
+            ("crash-store-during-sync", ["--init", "tests", "--disk",
+                                         "@scratch:crash-store-during-sync:8M", "--append",
+                                         "only=crash_store_during_sync"], 0,
+             [r"stores: \d+ page stores during 60 syncs in \d+ ms \(0 failed\)",
+              r"PASS crash_store_during_sync"] + CRASH_OK)]
 
 
 def diskmgr_cases(flt):
