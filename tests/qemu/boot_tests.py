@@ -681,6 +681,11 @@ def crash_cases():
                                      every_flush=False), 0, []),
             ("crash-sync-scattered", run_crash_sync_scattered, 0, []),
             discard,
+            ("crash-discard-inflight", ["--init", "tests", "--disk",
+                                        "@scratch:crash-discard-inflight:24M", "--append",
+                                        "only=crash_discard_inflight"], 0,
+             [r"discard: writes in flight at [1-9]\d* of 10 discards; 0 requests",
+              r"PASS crash_discard_inflight"] + CRASH_OK),
             # A thread stores to pages while sync after sync writes them.
             ("crash-store-during-sync", ["--init", "tests", "--disk",
                                          "@scratch:crash-store-during-sync:8M", "--append",
