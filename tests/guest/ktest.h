@@ -40,5 +40,7 @@ struct ktest {
 /* Suites in other files, run after tests_main.c's own. */
 extern const struct ktest storage_tests[];
 extern const unsigned storage_test_count;
+extern const struct ktest crash_tests[];
+extern const unsigned crash_test_count;
 
 #endif
