@@ -438,6 +438,7 @@ static void rmap_unmap(struct cache_page *cp, void *aspace, uint64_t va, void *c
 static void sync_abort_all(struct memobj *mo);
 static uint64_t memobj_evict(struct memobj *mo);
 static uint64_t reclaim_pages(uint64_t want);
+static bool reclaim_clean_only; /* the sweep frees clean pages and starts no writes */
 static bool bank_tight(const struct bank *b, uint64_t bytes);
 static void writebacks_free(struct memobj *mo);
 static bool ask_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx);
@@ -627,7 +628,8 @@ static void map_read_done(struct blk_request *rq)
  * be mapped (a full bank, a PTE already there) is left to its fault. */
 static void map_around(struct memobj *mo, uint64_t first, uint64_t kept)
 {
-    struct page_request *r = kept ? find_request(mo, first + (uint64_t)__builtin_ctzll(kept)) : NULL;
+    struct page_request *r =
+        kept ? find_request(mo, first + (uint64_t)__builtin_ctzll(kept)) : NULL;
     struct thread *t = r ? r->head : NULL;
     if (!t || !thread_can_run(t))
         return;
@@ -906,8 +908,9 @@ struct memobj_sync {
     enum ns_error err; /* of the latest pass's writes, or of a flush */
     bool uncovered;    /* dirty pages no map covers */
     bool flushing;
-    bool restart; /* the waiter re-runs its system call when woken (shutdown) */
-    uint8_t passes;
+    bool restart;  /* the waiter re-runs its system call when woken (shutdown) */
+    bool progress; /* the latest pass started writes */
+    uint32_t passes;
     uint32_t flushes; /* flushes in flight, +1 while they are being issued */
     struct blk_request flush[NS_MAX_BOOT_DISKS];
     struct memobj_sync *next;
@@ -967,8 +970,15 @@ static void map_write_done(struct blk_request *rq);
 static bool write_run(struct memobj *mo, uint64_t first, struct cache_page **cps, uint32_t n,
                       const struct smap_where *w, bool reclaim)
 {
-    if (bank_charge(mo->obj.bank, sizeof(struct map_io)) != NS_OK)
-        return false;
+    if (bank_charge(mo->obj.bank, sizeof(struct map_io)) != NS_OK) {
+        /* The object's cache has filled its bank: clean pages make room
+         * for the record (never from inside a sweep, which writes too). */
+        reclaim_clean_only = true; /* its caller is gathering dirty pages */
+        reclaim_pages(16);
+        reclaim_clean_only = false;
+        if (bank_charge(mo->obj.bank, sizeof(struct map_io)) != NS_OK)
+            return false;
+    }
     struct map_io *io = kcache_alloc_uninit(&map_io_cache);
     if (!io) {
         bank_uncharge(mo->obj.bank, sizeof(struct map_io));
@@ -1226,12 +1236,17 @@ static void sync_progress(struct memobj *mo)
         for (struct memobj_sync *s = mo->syncs; s; s = s->next) {
             if (s->flushing || mo->writes_inflight)
                 continue;
-            if (s->passes == 0 || (s->passes < SYNC_PASSES && mo->dirty > 0 && s->err != NS_OK)) {
+            /* Another pass after a failed one (up to SYNC_PASSES), and
+             * for as long as passes short of records still write some. */
+            bool again = mo->dirty > 0 && s->err != NS_OK &&
+                         (s->passes < SYNC_PASSES || (s->err == NS_ERR_NO_QUOTA && s->progress));
+            if (s->passes == 0 || again) {
                 struct write_ctx c;
                 s->passes++;
                 s->err = NS_OK;
                 write_dirty(mo, 0, UINT64_MAX, false, &c);
                 s->uncovered = c.uncovered != 0;
+                s->progress = c.started != 0;
                 if (c.failed)
                     s->err = NS_ERR_NO_QUOTA;
             } else {
@@ -1477,6 +1492,8 @@ static enum clock_action clock_reclaim(struct cache_page *cp, void *ctx)
         return CLOCK_SKIP;
     if (!(cp->flags & PC_DIRTY))
         return drop_clean(mo, cp->page, cp) ? CLOCK_FREED : CLOCK_SKIP;
+    if (reclaim_clean_only)
+        return CLOCK_SKIP;
     if (!has_map(mo)) /* the manager's to store, if it takes pages back */
         return mo->manager_writeback && ask_writeback(mo, cp) ? CLOCK_WRITING : CLOCK_SKIP;
     /* Dirty: write it back with the dirty pages around it under the same
@@ -1512,6 +1529,10 @@ static bool bank_tight(const struct bank *b, uint64_t bytes)
 static uint64_t reclaim_pages(uint64_t want)
 {
     static const struct clock_ops ops = {.referenced = clock_referenced, .reclaim = clock_reclaim};
+    static bool sweeping; /* a sweep's writebacks may want room too: no second sweep */
+    if (sweeping)
+        return 0;
+    sweeping = true;
     struct clock_result r;
     /* Bounded work per call (interrupts are off): a few pages looked at
      * per page wanted, the next fault or tick going on from there - unless
@@ -1530,6 +1551,7 @@ static uint64_t reclaim_pages(uint64_t want)
      * is on its way out: the maps' own frames are what is left to give. */
     if (r.freed == 0 && r.writing == 0 && r.referenced == 0 && pageout_writes_inflight == 0)
         memobj_discard_all_maps();
+    sweeping = false;
     return r.freed;
 }
 
