@@ -146,6 +146,13 @@ CASES = [
       r"plic: 0xc000000, \d+ sources, S-context 2", r"timer: [5-9] ticks at 100 Hz",
       r"plic: uart irq 4 delivered", r"init: init: RISC-V ELF64 executable"] + USER_INIT + [
       r"NewSys: boot complete", r"NewSys: shutdown \(ok"]),
+    # sifive_u has no virtio: the RAM-disk back end serves the disk manager,
+    # storage maps and writeback of the persistent demo.
+    ("sifive_u-ramdisk-demo", ["--machine", "sifive_u", "--append", "ramdisk=16M"], 0,
+     [r"blk: 1 disks", r"disk: disk 0 sectors 0\+32768: formatted",
+      r"guestbook: boot counter 1, synced: 1 pages written back",
+      r"init: persistent demo done", r"init: all programs ran and were reclaimed",
+      r"NewSys: shutdown \(ok"]),
     # The in-guest kernel test suite (tests/guest), on both machines.
     # (On virt with a disk, on sifive_u with the RAM disk: the storage-map
     # tests need one.)
