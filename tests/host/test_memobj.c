@@ -1919,6 +1919,33 @@ static void test_truncate_during_writeback(void **state)
     fd_complete(BLK_OK);
 }
 
+/* Hardware that faults instead of setting the accessed bit (SiFive U74):
+ * after the clock cleared it, the access faults on a present PTE; the
+ * fault path gives the bit back (re-entering the PTE) with the rights the
+ * page's state allows, and the access goes on. */
+static void test_accessed_bit_by_fault(void **state)
+{
+    (void)state;
+    struct thread *c = map_world();
+    uint64_t va = VA0 + 6 * PAGE_SIZE;
+    read_in(c, 6);
+    assert_true(aspace_test_clear_accessed(c->as, va));
+    assert_true(fk_pte_find(c->as, va)->unaccessed);
+    assert_false(aspace_test_clear_accessed(c->as, va)); /* not used since */
+    assert_int_equal(fault(c, va, ACCESS_READ), 0);
+    assert_false(fk_pte_find(c->as, va)->unaccessed);
+    assert_int_equal(pte_rights(c, va) & NS_RIGHT_WRITE, 0); /* still clean */
+    /* A store to an aged dirty page: accessed again, still writable. */
+    assert_int_equal(fault(c, va, ACCESS_WRITE), 0);
+    assert_true(aspace_test_clear_accessed(c->as, va));
+    assert_int_equal(fault(c, va, ACCESS_WRITE), 0);
+    assert_false(fk_pte_find(c->as, va)->unaccessed);
+    assert_true(pte_rights(c, va) & NS_RIGHT_WRITE);
+    assert_int_equal(MO()->dirty, 1);
+    assert_int_equal(fk_pte_count(c->as) >= 1, 1);
+    map_world_end(c);
+}
+
 /* A sync waiter is told when the object dies; a suspended one leaves. */
 static void test_sync_waiter_and_death(void **state)
 {
@@ -2164,6 +2191,7 @@ int main(void)
         T(test_sync_reports_io_error),
         T(test_truncate_during_writeback),
         T(test_sync_waiter_and_death),
+        T(test_accessed_bit_by_fault),
         T(test_fault_inside_request_joins),
         T(test_cluster_bounds),
         T(test_partial_supply),
