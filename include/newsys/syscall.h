@@ -116,8 +116,10 @@ enum ns_syscall {
     NS_SYS_MEMOBJ_SET_MAP = 61,   /* (memobj, object-frame slot or 0 to drop the map, height
                                      1..13) MANAGE: the kernel keeps a copy of the frame
                                      capability; requests the map now covers are read in */
-    NS_SYS_MEMOBJ_SYNC = 62,      /* (memobj) write every dirty page the map covers and flush
-                                     the devices; returns when the data is durable */
+    NS_SYS_MEMOBJ_SYNC = 62,      /* (memobj) WRITE right: write every dirty page the map
+                                     covers and flush the disks; returns when the data is
+                                     durable (NS_ERR_IO: the device failed; NS_ERR_BAD_STATE:
+                                     dirty pages no map covers) */
     NS_SYS_MEMOBJ_CONTROL = 63,   /* (memobj, NS_MEMOBJ_CTL_*, argument) MANAGE -> a1 */
     NS_SYS_MEMOBJ_STATS = 64,     /* (memobj, struct ns_memobj_stats *out) */
     NS_SYS_DISKRANGE_READ = 65,   /* (key, offset sectors, sectors <= NS_DISK_IO_MAX_SECTORS,
