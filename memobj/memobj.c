@@ -441,6 +441,7 @@ static uint64_t reclaim_pages(uint64_t want);
 static bool reclaim_clean_only; /* the sweep frees clean pages and starts no writes */
 static bool bank_tight(const struct bank *b, uint64_t bytes);
 static void writebacks_free(struct memobj *mo);
+static bool clock_referenced(struct cache_page *cp, void *ctx);
 static bool ask_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx);
 static bool wait_for_memory(struct hart *h, struct thread *t);
 static void map_around(struct memobj *mo, uint64_t first, uint64_t kept);
@@ -484,6 +485,27 @@ static void io_link(struct memobj *mo, struct map_io *io)
     mo->io_inflight++;
 }
 
+/* The block request of a map transfer of pages [first, first + n), its
+ * segments already set, where `w` says; linked as in flight. */
+static void io_fill(struct map_io *io, struct memobj *mo, enum blk_op op,
+                    void (*done)(struct blk_request *), uint64_t first, uint32_t n,
+                    const struct smap_where *w, uint64_t charge)
+{
+    io->rq.op = op;
+    io->rq.sector = w->sector;
+    io->rq.count = n * DISK_SECTORS_PER_PAGE;
+    io->rq.segs = io->segs;
+    io->rq.nsegs = n;
+    io->rq.done = done;
+    io->rq.ctx = io;
+    io->mo = mo;
+    io->first_page = first;
+    io->pages = n;
+    io->charge = charge;
+    io->disk = w->disk;
+    io_link(mo, io);
+}
+
 static void io_unlink(struct memobj *mo, struct map_io *io)
 {
     if (io->prev)
@@ -525,19 +547,7 @@ static struct map_io *map_io_prepare(struct memobj *mo, uint64_t page, uint32_t 
         *err = NS_ERR_NO_MEMORY;
         return NULL;
     }
-    io->rq.op = BLK_OP_READ;
-    io->rq.sector = w->sector;
-    io->rq.count = n * DISK_SECTORS_PER_PAGE;
-    io->rq.segs = io->segs;
-    io->rq.nsegs = n;
-    io->rq.done = map_read_done;
-    io->rq.ctx = io;
-    io->mo = mo;
-    io->first_page = page;
-    io->pages = n;
-    io->charge = io_bytes(n);
-    io->disk = w->disk;
-    io_link(mo, io);
+    io_fill(io, mo, BLK_OP_READ, map_read_done, page, n, w, io_bytes(n));
     mo->map_reads++;
     return io;
 }
@@ -993,19 +1003,7 @@ static bool write_run(struct memobj *mo, uint64_t first, struct cache_page **cps
         io->segs[i].pa = cp->pa;
         io->segs[i].len = PAGE_SIZE;
     }
-    io->rq.op = BLK_OP_WRITE;
-    io->rq.sector = w->sector;
-    io->rq.count = n * DISK_SECTORS_PER_PAGE;
-    io->rq.segs = io->segs;
-    io->rq.nsegs = n;
-    io->rq.done = map_write_done;
-    io->rq.ctx = io;
-    io->mo = mo;
-    io->first_page = first;
-    io->pages = n;
-    io->charge = sizeof(struct map_io);
-    io->disk = w->disk;
-    io_link(mo, io);
+    io_fill(io, mo, BLK_OP_WRITE, map_write_done, first, n, w, sizeof(struct map_io));
     mo->writes_inflight++;
     mo->map_writes++;
     pageout_writes_inflight++;
@@ -1037,10 +1035,7 @@ static void map_write_done(struct blk_request *rq)
         } else if ((cp->flags & MEMOBJ_PAGE_RECLAIM) && !(cp->flags & PC_DIRTY)) {
             /* Paged out: clean now; unmapped and freed unless it was used
              * again while it was being written. */
-            bool used = false;
-            for (struct rmap_entry *e = cp->rmap; e; e = e->next)
-                used |= aspace_test_clear_accessed(e->aspace, e->va);
-            if (!used) {
+            if (!clock_referenced(cp, NULL)) {
                 uint64_t page = io->first_page + i;
                 page_cache_rmap_clear(&mo->cache, cp, rmap_unmap, NULL);
                 if (page_leaving(mo, cp) && page_cache_remove(&mo->cache, page, 0, NULL) == PC_OK) {
