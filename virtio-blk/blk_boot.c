@@ -224,6 +224,10 @@ static bool run_io(struct run *r)
     completions = 0;
     unsigned reaped = 0;
     while (ok && (next < end || busy)) {
+        /* Submit a whole burst before reaping any of it: with completions
+         * held off, the depth the queue reaches is the driver's (up to the
+         * run's depth or the ring's room), not a race against the device. */
+        unsigned long irq = irq_save_local();
         for (unsigned i = 0; i < r->depth && next < end; i++) {
             struct slot *s = &slots[i];
             if (s->busy)
@@ -259,6 +263,7 @@ static bool run_io(struct run *r)
             r->requests++;
             next += count;
         }
+        irq_restore_local(irq);
         if (!ok)
             break;
         /* Wait for one more completion than we have reaped (one may have

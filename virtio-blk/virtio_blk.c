@@ -113,18 +113,6 @@ static inline void io_fence(void)
     asm volatile("fence iorw, iorw" ::: "memory");
 }
 
-static unsigned long irq_save(void)
-{
-    unsigned long s = csr_read(sstatus) & SSTATUS_SIE;
-    csr_clear(sstatus, SSTATUS_SIE);
-    return s;
-}
-static void irq_restore(unsigned long s)
-{
-    if (s)
-        csr_set(sstatus, SSTATUS_SIE);
-}
-
 /* ---- requests ----------------------------------------------------------- */
 
 /* Put one request on the ring (not yet published). false: no room now. */
@@ -217,9 +205,9 @@ static enum blk_status vblk_submit(struct blk_device *dev, struct blk_request *r
         if (vblk_data_bufs(rq, v->dev.max_seg_bytes, tmp, v->dev.max_segs) < 0)
             return BLK_ERR_INVALID;
     }
-    unsigned long s = irq_save();
+    unsigned long s = irq_save_local();
     if (v->dev.broken) {
-        irq_restore(s);
+        irq_restore_local(s);
         return BLK_ERR_BROKEN;
     }
     dev->stats.submitted++;
@@ -234,7 +222,7 @@ static enum blk_status vblk_submit(struct blk_device *dev, struct blk_request *r
         v->wait_tail = rq;
     }
     notify(v);
-    irq_restore(s);
+    irq_restore_local(s);
     return BLK_OK;
 }
 

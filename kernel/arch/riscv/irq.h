@@ -37,4 +37,18 @@ static inline void irq_disable_local(void)
     asm volatile("csrc sstatus, 2" ::: "memory");
 }
 
+/* Interrupts off, returning whether they were on, for a section that may
+ * itself run with them off already. */
+static inline unsigned long irq_save_local(void)
+{
+    unsigned long s;
+    asm volatile("csrrci %0, sstatus, 2" : "=r"(s)::"memory");
+    return s & 2;
+}
+static inline void irq_restore_local(unsigned long s)
+{
+    if (s)
+        irq_enable_local();
+}
+
 #endif
