@@ -438,6 +438,7 @@ static void rmap_unmap(struct cache_page *cp, void *aspace, uint64_t va, void *c
 static void sync_abort_all(struct memobj *mo);
 static uint64_t memobj_evict(struct memobj *mo);
 static uint64_t reclaim_pages(uint64_t want);
+static uint64_t reclaim_more(uint64_t want);
 static bool reclaim_clean_only; /* the sweep frees clean pages and starts no writes */
 static bool bank_tight(const struct bank *b, uint64_t bytes);
 static void writebacks_free(struct memobj *mo);
@@ -731,7 +732,7 @@ static struct page_request *map_fault(struct memobj *mo, uint64_t page, uint32_t
         /* The bank (or the machine) is full: page out - of this object,
          * most likely, whose pages the clock holds - and try again. The
          * sweep may drop the map itself: then the manager is asked. */
-        reclaim_pages(n > 64 ? n : 64);
+        reclaim_more(n > 64 ? n : 64);
         if (!has_map(mo) || map_resolve(mo, page, NS_RIGHT_READ, &w) != SMAP_MAPPED) {
             kcache_free(&request_cache, r);
             bank_uncharge(mo->obj.bank, request_cache.size);
@@ -1479,6 +1480,14 @@ static bool clock_referenced(struct cache_page *cp, void *ctx)
     return used;
 }
 
+static bool age_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx)
+{
+    (void)pc;
+    (void)page;
+    *(uint64_t *)ctx += clock_referenced(cp, NULL);
+    return true;
+}
+
 static enum clock_action clock_reclaim(struct cache_page *cp, void *ctx)
 {
     (void)ctx;
@@ -1533,7 +1542,12 @@ static uint64_t reclaim_pages(uint64_t want)
      * per page wanted, the next fault or tick going on from there - unless
      * that finds nothing. */
     clock_scan(&page_clock, want, 8 * want + 64, &ops, &r);
-    if (r.freed + r.writing == 0) { /* all used lately: sweep on, up to twice round */
+    /* Nothing found. With pageout writes in flight, memory is on its way
+     * (and a fault that finds none waits for it): the next call goes on
+     * from here. Otherwise sweep on, up to twice round - which, done at
+     * once, takes the second chance from every page, so it is the last
+     * resort and not the rule while a stream of dirty pages goes out. */
+    if (r.freed + r.writing == 0 && pageout_writes_inflight == 0) {
         struct clock_result more;
         clock_scan(&page_clock, want, 2 * page_clock.pages + 1, &ops, &more);
         r.freed += more.freed;
@@ -1550,6 +1564,24 @@ static uint64_t reclaim_pages(uint64_t want)
     return r.freed;
 }
 
+/* Pages the pageout writes in flight are expected to give back. */
+static uint64_t pageout_coming(void)
+{
+    return pageout_writes_inflight * MAP_IO_MAX_PAGES / 2;
+}
+
+/* `want` more pages, over what pageout is already writing out. A fault
+ * waiting for memory is retried at every write completion, with no use
+ * of its pages in between: sweeping again each time would take the
+ * second chance from every page (the clock would go round with nobody
+ * using anything) - a hot set among a stream of dirty pages was seen to
+ * go that way. */
+static uint64_t reclaim_more(uint64_t want)
+{
+    uint64_t coming = pageout_coming();
+    return coming >= want ? 0 : reclaim_pages(want - coming);
+}
+
 uint64_t memobj_reclaim(void)
 {
     watermarks();
@@ -1557,11 +1589,7 @@ uint64_t memobj_reclaim(void)
     if (free_now >= low_water)
         return 0;
     /* Writes already on their way count toward the target. */
-    uint64_t want = high_water - free_now;
-    uint64_t coming = pageout_writes_inflight * MAP_IO_MAX_PAGES / 2;
-    if (coming >= want)
-        return 0;
-    return reclaim_pages(want - coming);
+    return reclaim_more(high_water - free_now);
 }
 
 /* The fault found no frame for a read: if pageout is writing pages out,
@@ -1633,6 +1661,8 @@ static int map_cached(struct memobj *mo, struct cache_page *cp, struct aspace *a
              * the clock aged, on hardware that faults rather than set the
              * accessed bit. The reverse-map entry stays; only the PTE
              * changes (aspace_enter sets A and D). */
+            if (!(flags & PTE_A))
+                mo->accessed_faults++;
             aspace_unmap_page(as, vpage, NULL);
             if (aspace_enter(as, vpage, cp->pa, rights) != NS_OK) {
                 page_cache_rmap_remove(&mo->cache, cp, as, vpage);
@@ -1665,7 +1695,7 @@ static __attribute__((noinline)) int fault_missing(struct hart *h, struct thread
         uint32_t flags = NS_PAGE_REQ_NO_MAP;
         memobj_reclaim(); /* before it takes frames: nothing when memory is plenty */
         if (mo->track_dirty && bank_tight(mo->obj.bank, (mo->readahead_pages + 64) * PAGE_SIZE))
-            reclaim_pages(mo->readahead_pages + 64); /* its bank is nearly full: make room */
+            reclaim_more(mo->readahead_pages + 64); /* its bank is nearly full: make room */
         if (has_map(mo)) {
             r = map_fault(mo, page, &flags, &io, &e);
             if (!r && flags == 0) { /* the map covers it, but no memory to read it into */
@@ -1724,9 +1754,14 @@ int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_acces
              * and try once more - never this page, pinned meanwhile. */
             uint32_t pinned = cp->flags & PC_PINNED;
             cp->flags |= PC_PINNED;
-            reclaim_pages(64);
+            reclaim_more(64);
             cp->flags = (cp->flags & ~PC_PINNED) | pinned;
             k = map_cached(mo, cp, as, vpage, m->rights, access, aux);
+            /* The sweep only started writes: wait for them, as a major
+             * fault does, rather than fail the thread for want of room
+             * that is on its way. */
+            if (k == NS_FAULT_MANAGER && *aux == NS_ERR_NO_QUOTA && wait_for_memory(h, t))
+                return 0;
         }
         return k;
     }
@@ -2250,6 +2285,13 @@ enum ns_error sys_memobj_control(struct thread *self, uint64_t memobj, uint64_t 
         return NS_OK;
     case NS_MEMOBJ_CTL_CLEAN:
         return writeback_done(mo, arg, out);
+    case NS_MEMOBJ_CTL_AGE:
+        if (arg != 0)
+            return NS_ERR_INVALID_ARG;
+        *out = 0;
+        page_cache_range(&mo->cache, 0, UINT64_MAX, age_visit, out);
+        aspace_flush_all(); /* as after a sweep: hardware walks again for the bit */
+        return NS_OK;
     default:
         return NS_ERR_INVALID_ARG;
     }
@@ -2274,6 +2316,7 @@ enum ns_error sys_memobj_stats(struct thread *self, uint64_t memobj, uint64_t bu
         .map_discards = mo->map_discards,
         .has_map = has_map(mo),
         .io_inflight = mo->io_inflight,
+        .accessed_faults = mo->accessed_faults,
     };
     if ((buf & 7) || copy_to_user(buf, &s, sizeof(s)))
         return NS_ERR_BAD_ADDRESS;

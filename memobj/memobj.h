@@ -82,6 +82,7 @@ struct memobj {
     struct memobj *mapped_next, *mapped_prev; /* on the list of objects with a map */
     bool on_mapped_list;
     uint64_t map_reads, map_pages_read, map_writes, map_pages_written, io_errors, map_discards;
+    uint64_t accessed_faults; /* map_cached gave an aged PTE its accessed bit back */
     /* Mapping nodes naming this object. A destroyed object's memory stays
      * allocated (dead) until the last of them is gone, so a mapping never
      * points at memory reused by another object. */

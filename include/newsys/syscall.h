@@ -166,6 +166,9 @@ enum ns_memobj_ctl {
                                       the object's pages are dirty-tracked and pageable */
     NS_MEMOBJ_CTL_CLEAN = 5,       /* (page) the page as of its writeback request is stored
                                       -> a1 1 if it is clean now, 0 if written since */
+    NS_MEMOBJ_CTL_AGE = 6,         /* one pass of the page clock over the object now: read
+                                      and clear the accessed bits of its mapped pages, as a
+                                      sweep would -> a1 pages used since the last pass */
 };
 
 /* NS_SYS_MEMOBJ_STATS: counts since the object was made. */
@@ -180,6 +183,8 @@ struct ns_memobj_stats {
     uint64_t map_discards;    /* maps dropped (control or memory pressure) */
     uint64_t has_map;         /* 1 while a map is installed */
     uint64_t io_inflight;     /* transfers in flight now */
+    uint64_t accessed_faults; /* faults that only gave an aged page its accessed bit back
+                                 (hardware that faults for it, or the kernel's ad=fault) */
 };
 
 /* NS_SYS_DISKRANGE_READ / WRITE move at most this much in one call. */

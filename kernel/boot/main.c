@@ -367,6 +367,15 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     sched_init(&boot_sched);
     h->sched = &boot_sched;
     kprintf("asid: %u bits\n", asid_bits());
+    char ad[8];
+    if (cmdline_get(platform.bootargs, "ad", ad, sizeof(ad))) {
+        if (!strcmp(ad, "fault")) {
+            aspace_set_ad_emulation(true);
+            kprintf("vm: accessed bits by fault (emulating hardware that does not set them)\n");
+        } else if (strcmp(ad, "hw")) {
+            kprintf("vm: ad=%s: unknown, want ad=hw or ad=fault; keeping hw\n", ad);
+        }
+    }
     /* Let user mode read cycle, time and instret: benchmarks count
      * instructions with rdinstret (exact under QEMU -icount). */
     csr_write(scounteren, 7);

@@ -14,6 +14,18 @@
 #include "memobj/memobj.h"
 
 static unsigned asid_width;
+/* Emulating hardware that faults for the accessed bit (pte.h). */
+static bool ad_emulate_fault;
+
+void aspace_set_ad_emulation(bool on)
+{
+    ad_emulate_fault = on;
+}
+
+bool aspace_ad_emulation(void)
+{
+    return ad_emulate_fault;
+}
 static uint16_t asid_next = 1;
 
 void asid_probe(void)
@@ -135,7 +147,7 @@ enum ns_error aspace_enter(struct aspace *as, uint64_t va, uint64_t pa, uint32_t
     uint64_t flags = PTE_U | PTE_A | PTE_D | pte_rights[rights & 7];
     pte_t *e = leaf_entry(as, va);
     if (e) {
-        if (*e & PTE_V)
+        if (pte_present(*e))
             return NS_ERR_RANGE;
         *e = pte_make(pa, flags | PTE_V);
         as->mapped_pages++;
@@ -176,7 +188,7 @@ enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
     if (!user_range_ok(va, PAGE_SIZE) || (va & (PAGE_SIZE - 1)))
         return NS_ERR_RANGE;
     pte_t *e = leaf_entry(as, va);
-    if (!e || !(*e & PTE_V))
+    if (!e || !pte_present(*e))
         return NS_ERR_RANGE;
     pte_t old = *e;
     *e = 0;
@@ -189,12 +201,10 @@ enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
 
 void *aspace_user_page(struct aspace *as, uint64_t va, bool write)
 {
-    struct sv39_ops ops = {.phys_to_virt = p2v};
+    /* Through the direct map, so an aged entry serves as well as any:
+     * the kernel's use is not the program's, and leaves A as it is. */
     uint64_t pa, flags;
-    int level;
-    if (!as || !as->root_pa || !user_range_ok(va, 1))
-        return NULL;
-    if (!sv39_lookup(&ops, as->root_pa, va & ~(uint64_t)(PAGE_SIZE - 1), &pa, &flags, &level))
+    if (!as || !aspace_lookup(as, va & ~(uint64_t)(PAGE_SIZE - 1), &pa, &flags))
         return NULL;
     if (!(flags & PTE_U) || !(flags & PTE_R) || (write && !(flags & PTE_W)))
         return NULL;
@@ -206,17 +216,17 @@ bool aspace_lookup(struct aspace *as, uint64_t va, uint64_t *pa, uint64_t *flags
     if (!as->root_pa || !user_range_ok(va, 1))
         return false;
     const pte_t *e = leaf_entry(as, va);
-    if (!e || !(*e & PTE_V))
+    if (!e || !pte_present(*e))
         return false;
     *pa = pte_pa(*e) + (va & (PAGE_SIZE - 1));
-    *flags = *e & 0x3ff;
+    *flags = pte_logical(*e) & 0xff;
     return true;
 }
 
 void aspace_write_protect(struct aspace *as, uint64_t va)
 {
     pte_t *e = leaf_entry(as, va);
-    if (!e || !(*e & PTE_V) || !(*e & PTE_W))
+    if (!e || !pte_present(*e) || !(*e & PTE_W))
         return;
     *e &= ~(pte_t)PTE_W;
     asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)as->asid) : "memory");
@@ -227,7 +237,19 @@ bool aspace_test_clear_accessed(struct aspace *as, uint64_t va)
     pte_t *e = leaf_entry(as, va);
     if (!e || !(*e & PTE_V) || !(*e & PTE_A))
         return false;
-    *e &= ~(pte_t)PTE_A;
+    *e = pte_age(*e, ad_emulate_fault);
+    return true;
+}
+
+bool aspace_fix_ad(struct aspace *as, uint64_t va, bool write)
+{
+    if (!as || !as->root_pa || !user_range_ok(va, 1))
+        return false;
+    pte_t *e = leaf_entry(as, va);
+    if (!e || !pte_faults_for_ad(*e, write))
+        return false;
+    *e = pte_mark_accessed(*e, write);
+    aspace_flush_page(as, va & ~(uint64_t)(PAGE_SIZE - 1));
     return true;
 }
 

@@ -53,6 +53,15 @@ void aspace_write_protect(struct aspace *as, uint64_t va);
  * that sets the bit walks again; hardware that faults instead gets it
  * back in memobj.c. */
 bool aspace_test_clear_accessed(struct aspace *as, uint64_t va);
+/* A kernel access to user memory (copy_to_user and friends) faulted at
+ * `va`: if only for want of the accessed or dirty bit (hardware that
+ * faults rather than set them, or its emulation), set it and say so -
+ * the access is retried. False for a fault no bit explains. */
+bool aspace_fix_ad(struct aspace *as, uint64_t va, bool write);
+/* Emulate, on hardware that sets A itself, hardware that faults for it
+ * (`ad=fault`, pte.h): the clock's aged entries are then made invalid. */
+void aspace_set_ad_emulation(bool on);
+bool aspace_ad_emulation(void);
 /* Forget every TLB entry of this hart. */
 void aspace_flush_all(void);
 

@@ -393,6 +393,19 @@ static struct fk_pte *pte_of(struct fake_aspace *f, uint64_t va)
     return NULL;
 }
 
+static uint64_t pte_flags(uint32_t rights)
+{
+    /* aspace.c's rule: a PTE cannot be write-only, so write implies read. */
+    uint64_t f = PTE_V | PTE_U | PTE_A | PTE_D;
+    if (rights & (NS_RIGHT_READ | NS_RIGHT_WRITE))
+        f |= PTE_R;
+    if (rights & NS_RIGHT_WRITE)
+        f |= PTE_W;
+    if (rights & NS_RIGHT_EXEC)
+        f |= PTE_X;
+    return f;
+}
+
 static void pte_add(struct fake_aspace *f, uint64_t va, uint64_t pa, uint32_t rights, void *owned)
 {
     if (f->npte == f->cap) {
@@ -400,7 +413,7 @@ static void pte_add(struct fake_aspace *f, uint64_t va, uint64_t pa, uint32_t ri
         f->pte = realloc(f->pte, f->cap * sizeof(*f->pte));
         fk_require(f->pte != NULL, "out of memory");
     }
-    f->pte[f->npte++] = (struct fk_pte){va, pa, rights, owned, false};
+    f->pte[f->npte++] = (struct fk_pte){va, pa, rights, owned, pte_flags(rights)};
 }
 
 static void pte_drop(struct fake_aspace *f, struct fk_pte *e)
@@ -422,19 +435,6 @@ static void fake_aspace_destroy(struct kobj *obj)
     bank_uncharge_object(obj);
     kobj_kill(obj);
     obj_free(&aspace_cache, obj);
-}
-
-static uint64_t pte_flags(uint32_t rights)
-{
-    /* aspace.c's rule: a PTE cannot be write-only, so write implies read. */
-    uint64_t f = PTE_V | PTE_U | PTE_A | PTE_D;
-    if (rights & (NS_RIGHT_READ | NS_RIGHT_WRITE))
-        f |= PTE_R;
-    if (rights & NS_RIGHT_WRITE)
-        f |= PTE_W;
-    if (rights & NS_RIGHT_EXEC)
-        f |= PTE_X;
-    return f;
 }
 
 enum ns_error aspace_enter(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights)
@@ -491,24 +491,49 @@ bool aspace_lookup(struct aspace *as, uint64_t va, uint64_t *pa, uint64_t *flags
     if (!e)
         return false;
     *pa = e->pa + (va & (PAGE_SIZE - 1));
-    *flags = pte_flags(e->rights) & ~(uint64_t)(e->unaccessed ? PTE_A : 0);
+    *flags = pte_logical(e->bits) & 0xff;
     return true;
 }
 
 void aspace_write_protect(struct aspace *as, uint64_t va)
 {
     struct fk_pte *e = pte_of(fake_as(as), va);
-    if (e)
+    if (e) {
         e->rights &= ~(uint32_t)NS_RIGHT_WRITE;
+        e->bits &= ~(uint64_t)PTE_W;
+    }
 }
 
 bool aspace_test_clear_accessed(struct aspace *as, uint64_t va)
 {
     struct fk_pte *e = pte_of(fake_as(as), va);
-    if (!e || e->unaccessed)
+    /* aspace.c's test: only a walkable entry can have been used since. */
+    if (!e || !(e->bits & PTE_V) || !(e->bits & PTE_A))
         return false;
-    e->unaccessed = true;
+    e->bits = pte_age(e->bits, aspace_ad_emulation());
     return true;
+}
+
+static bool ad_emulate;
+
+void aspace_set_ad_emulation(bool on)
+{
+    ad_emulate = on;
+}
+
+bool aspace_ad_emulation(void)
+{
+    return ad_emulate;
+}
+
+bool fk_pte_accessed(const struct fk_pte *e)
+{
+    return (pte_logical(e->bits) & PTE_A) != 0;
+}
+
+bool fk_pte_walkable(const struct fk_pte *e)
+{
+    return (e->bits & PTE_V) != 0;
 }
 
 void aspace_flush_all(void)
@@ -938,6 +963,7 @@ void fk_init(void)
     fk.now = 0;
     fk.flushes = 0;
     fk.fail_enters = 0;
+    ad_emulate = false;
     fk.page_budget = UINT64_MAX;
     ipc_types_init();
     kobj_register_type(NS_CAP_THREAD, &thread_ops);

@@ -72,7 +72,7 @@ struct fk_pte {
     uint64_t va, pa; /* page aligned */
     uint32_t rights; /* NS_RIGHT_READ/WRITE/EXEC */
     void *owned;     /* the page fk_map made (freed with the space); NULL for a kernel frame */
-    bool unaccessed; /* aspace_test_clear_accessed cleared its accessed bit */
+    uint64_t bits;   /* the PTE's flag bits, as aspace.c would hold them (pte.h) */
 };
 
 struct fake_aspace {
@@ -81,6 +81,11 @@ struct fake_aspace {
     size_t npte, cap;
     struct fk_pte *pte;
 };
+
+/* Does the clock see the page as used (pte_logical's A bit)? */
+bool fk_pte_accessed(const struct fk_pte *e);
+/* Would the hardware page-table walker find the entry valid? */
+bool fk_pte_walkable(const struct fk_pte *e);
 
 /* A fresh world: types registered, root bank, empty run queue. */
 void fk_init(void);

@@ -8,6 +8,8 @@
 #include "kernel/arch/riscv/hart.h"
 #include "kernel/arch/riscv/irq.h"
 #include "kernel/boot/panic.h"
+#include "kernel/core/aspace.h"
+#include "kernel/core/sched.h"
 
 extern const struct extable_entry __ex_table_start[], __ex_table_end[];
 
@@ -55,6 +57,27 @@ static unsigned long extable_fixup(unsigned long pc)
     return 0;
 }
 
+/* A copy to or from user memory faulted. On hardware that faults rather
+ * than set a PTE's accessed or dirty bit (pte.h), a page the clock has
+ * aged does so on the kernel's access as on the program's: set the bit
+ * and run the access again instead of failing the system call. */
+static bool user_access_retry(struct hart *h, const struct trap_frame *tf)
+{
+    bool write;
+    switch (tf->scause) {
+    case EXC_LOAD_PAGE_FAULT:
+        write = false;
+        break;
+    case EXC_STORE_PAGE_FAULT:
+        write = true;
+        break;
+    default:
+        return false;
+    }
+    struct thread *t = h->sched ? h->sched->current : NULL;
+    return t && aspace_fix_ad(t->as, tf->stval, write);
+}
+
 void trap_init(void)
 {
     extern char trap_entry[];
@@ -79,6 +102,8 @@ void trap_handler(struct trap_frame *tf)
     }
 
     unsigned long fixup = extable_fixup(tf->sepc);
+    if (fixup && user_access_retry(h, tf))
+        return;
     if (fixup) {
         tf->sepc = fixup;
         return;
