@@ -228,6 +228,38 @@ static void test_qemu_sifive_u(void **state)
     free(x.b);
 }
 
+/* The VisionFive 2 tree we ship: RAM at 0x4000_0000, a DesignWare UART at
+ * 4-byte register stride with 32-bit accesses, a 4 MHz timebase, the S7
+ * monitor core unusable. No QEMU machine runs it, so this is its check. */
+static void test_dts_visionfive2(void **state)
+{
+    (void)state;
+    struct blob x = load("dts-visionfive2.dtb");
+    struct platform p;
+    parse_ok(&x, &p);
+    assert_string_equal(p.model, "StarFive VisionFive 2 v1.3B");
+    assert_int_equal(p.mem_count, 1);
+    assert_int_equal(p.mem[0].base, 0x40000000);
+    assert_int_equal(p.mem[0].size, 4096 * MiB);
+    assert_int_equal(p.timebase_hz, 4000000);
+    assert_int_equal(p.hart_count, 5);
+    assert_false(p.harts[0].enabled && p.harts[0].sv39);
+    for (unsigned i = 1; i < 5; i++) {
+        assert_int_equal(p.harts[i].hartid, i);
+        assert_true(p.harts[i].sv39);
+    }
+    assert_true(p.stdout_uart >= 0);
+    const struct platform_uart *u = &p.uarts[p.stdout_uart];
+    assert_int_equal(u->kind, UART_DW_APB);
+    assert_int_equal(u->base, 0x10000000);
+    assert_int_equal(u->reg_shift, 2);
+    assert_int_equal(u->reg_io_width, 4);
+    assert_true(p.plic.present);
+    assert_false(p.test_finisher.present);
+    assert_int_equal(p.virtio_count, 0);
+    free(x.b);
+}
+
 /* Every tree we build (QEMU's, the fixtures, the shipped boards) must give
  * the kernel a platform. */
 static void test_all_blobs_parse(void **state)
@@ -726,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_qemu_virt),
         cmocka_unit_test(test_qemu_virt_smp4_2g),
         cmocka_unit_test(test_qemu_sifive_u),
+        cmocka_unit_test(test_dts_visionfive2),
         cmocka_unit_test(test_all_blobs_parse),
         cmocka_unit_test(test_fixture),
         cmocka_unit_test(test_stdout_path),
