@@ -21,7 +21,7 @@ MiB = 1 << 20
 SECTOR = 512
 ESP = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 NEWSYS_DATA = "EDD302AE-A9F6-459F-B820-36D4E1FE0326"  # scripts/mkimage, user/init/gpt.c
-BOOT_FIRST, BOOT_SECTORS = 2048, 65536
+BOOT_FIRST, BOOT_SECTORS = 32768, 65536
 DATA_FIRST = BOOT_FIRST + BOOT_SECTORS
 TIMEOUT = 60
 
@@ -120,7 +120,7 @@ def extlinux(img):
 def board_image(board):
     dtb_name, compat = BOARDS[board]
     img = os.path.join(WORK, f"{board}.img")
-    total = (1 + 32 + 32 + 1) * MiB
+    total = (16 + 32 + 32 + 1) * MiB
 
     def made():
         p = mkimage(img, "--board", board)
@@ -209,7 +209,7 @@ def options():
         p = mkimage(img, "--board", "unmatched", "--append", "init=tests selftest=wx",
                     "--data-size", "8M")
         assert p.returncode == 0, p.stderr
-        assert os.path.getsize(img) == (1 + 32 + 8 + 1) * MiB
+        assert os.path.getsize(img) == (16 + 32 + 8 + 1) * MiB
         assert "\tappend init=tests selftest=wx\n" in extlinux(img)
         _, _, parts = raw_gpt(img)
         assert parts[1][3] == 8 * MiB // SECTOR, parts

@@ -14,11 +14,15 @@ import time
 
 MiB = 1 << 20
 SECTOR = 512
-# scripts/mkimage's layout: the boot partition at 1 MiB (32 MiB long), the
+# scripts/mkimage's layout: the boot partition at 16 MiB (32 MiB long), the
 # data partition after it.
-BOOT_FIRST, BOOT_SECTORS = 2048, 65536
+BOOT_FIRST, BOOT_SECTORS = 32768, 65536
 DATA_FIRST = BOOT_FIRST + BOOT_SECTORS
 MKIMAGE_TIMEOUT = 60
+# HiFive Unmatched's loaders, as docs/boards.md adds them (sfdisk --append).
+FIRMWARE_PARTS = ('start=34, size=2048, type=5B193300-FC78-40CD-8002-E86C45580B47, name="loader1"\n'
+                  'start=2082, size=8192, type=2E54B353-1271-4842-806F-E436D6AF6985, '
+                  'name="loader2"\n')
 
 # What U-Boot prints on its way to the kernel, in order (its distro boot
 # scripts and the extlinux code of U-Boot 2023.01).
@@ -43,7 +47,7 @@ UBOOT_LOADS = [r"Retrieving file: /initrd\.cpio", r"Retrieving file: /Image",
                r"reserved: 0x000000008c300000-0x000000008c3[0-9a-f]{5} memreserve"]
 NEWSYS_OK = [r"NewSys: boot complete", r"init: memory-object demo done",
              r"init: all programs ran and were reclaimed", r"NewSys: shutdown \(ok, exit status 0\)"]
-GPT_DISK = (r'init: disk 0 is a GPT disk: partition 2 "newsys-data", sectors 67584\+(\d+), '
+GPT_DISK = (r'init: disk 0 is a GPT disk: partition 2 "newsys-data", sectors 98304\+(\d+), '
             r"is the data partition")
 
 
@@ -104,11 +108,11 @@ def cases(flt, run_case, images, root, build, mkdisk):
         first = uboot_lines("virt") + UBOOT_LOADS + NEWSYS_OK + [
             r"## Flattened Device Tree blob at 8f[0-9a-f]{6}",  # U-Boot's own (QEMU's)
             count_none(r"Retrieving file: /.*\.dtb"),
-            r"virtio-blk: vda: virtio-mmio@0x10008000 irq 8: 135168 sectors \(66 MiB\)",
-            GPT_DISK, r"disk: disk 0 sectors 67584\+65536: formatted",
+            r"virtio-blk: vda: virtio-mmio@0x10008000 irq 8: 165888 sectors \(81 MiB\)",
+            GPT_DISK, r"disk: disk 0 sectors 98304\+65536: formatted",
             r"guestbook: boot counter 1, synced", r"init: persistent demo done"]
         second = uboot_lines("virt") + NEWSYS_OK + [
-            GPT_DISK, r"disk: disk 0 sectors 67584\+65536: mounted, generation 2, 1 objects",
+            GPT_DISK, r"disk: disk 0 sectors 98304\+65536: mounted, generation 2, 1 objects",
             r"guestbook: boot counter 2, synced", r"guestbook: the log \(2 lines\)"]
         problems, out, secs = boots(name, img, [("boot1", first), ("boot2", second)],
                                     ["--uboot", "--image"])
@@ -144,10 +148,34 @@ def cases(flt, run_case, images, root, build, mkdisk):
             r"model: riscv-virtio,qemu",
             # U-Boot copies OpenSBI's reserved region into the tree it loaded.
             r"reserved: 0x0000000080000000-0x00000000800[0-9a-f]{5} mmode_resv",
-            GPT_DISK, r"disk: disk 0 sectors 67584\+65536: formatted",
+            GPT_DISK, r"disk: disk 0 sectors 98304\+65536: formatted",
             r"guestbook: boot counter 1, synced"]
         p, out, secs = boots(name, img, [("boot", expects)], ["--uboot", "--image"])
         return name, problems + p, "--- extlinux.conf\n" + conf[0] + out, secs
+
+    def run_firmware_partitions(case):
+        """The HiFive Unmatched firmware partitions docs/boards.md adds to an
+        image (sfdisk --append: U-Boot SPL at sector 34, U-Boot at 2082, here
+        filled with a pattern): U-Boot still boots partition 1 and init still
+        finds the data partition, now one of four."""
+        name = case[0]
+        try:
+            img = mkimage(name, "virt.img", "--board", "virt")
+            with open(img, "r+b") as f:
+                f.seek(34 * SECTOR)
+                f.write(b"\xa5" * (2048 + 8192) * SECTOR)
+            p = subprocess.run(["sfdisk", "-q", "--append", img], input=FIRMWARE_PARTS.encode(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=MKIMAGE_TIMEOUT)
+            if p.returncode:
+                raise RuntimeError(f"sfdisk --append: {p.stdout.decode()}")
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            return name, [str(e)], "", 0.0
+        expects = uboot_lines("virt") + UBOOT_LOADS + NEWSYS_OK + [
+            GPT_DISK, r"disk: disk 0 sectors 98304\+65536: formatted",
+            r"guestbook: boot counter 1, synced"]
+        p, out, secs = boots(name, img, [("boot", expects)], ["--uboot", "--image"])
+        return name, p, out, secs
 
     def run_legacy(case):
         """U-Boot reads a legacy (virtio-mmio version 1) disk as well; NewSys
@@ -176,9 +204,9 @@ def cases(flt, run_case, images, root, build, mkdisk):
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             return name, [str(e)], "", 0.0
         problems, out, _ = boots(name, img, [("gpt", NEWSYS_OK + [
-            r'init: disk 0 is a GPT disk: partition 2 "newsys-data", sectors 67584\+16384, '
+            r'init: disk 0 is a GPT disk: partition 2 "newsys-data", sectors 98304\+16384, '
             r"is the data partition",
-            r"disk: disk 0 sectors 67584\+16384: formatted",
+            r"disk: disk 0 sectors 98304\+16384: formatted",
             r"guestbook: boot counter 1, synced"])], ["--disk"])
         if problems:
             return name, problems, out, time.time() - t0
@@ -197,6 +225,7 @@ def cases(flt, run_case, images, root, build, mkdisk):
     out = []
     for c in [("uboot-distro-boot", run_distro_boot, 0, []),
               ("uboot-visionfive2-image", run_visionfive2, 0, []),
+              ("uboot-firmware-partitions", run_firmware_partitions, 0, []),
               ("uboot-legacy-virtio", run_legacy, 0, []),
               ("image-gpt-direct", run_direct_gpt, 0, [])]:
         if flt in c[0]:
