@@ -9,6 +9,7 @@ nothing but the data partition changed on the image.
 """
 import hashlib
 import os
+import re
 import subprocess
 import time
 
@@ -177,6 +178,36 @@ def cases(flt, run_case, images, root, build, mkdisk):
         p, out, secs = boots(name, img, [("boot", expects)], ["--uboot", "--image"])
         return name, p, out, secs
 
+    def run_hand_boot(case):
+        """docs/boards.md's commands for booting by hand, typed at U-Boot's
+        prompt once autoboot is stopped, on the VisionFive 2 image with
+        QEMU's tree: the kernel and the tree first, the initrd last so that
+        $filesize is the initrd's size when booti reads it."""
+        name, t0 = case[0], time.time()
+        try:
+            img = mkimage(name, "visionfive2.img", "--board", "visionfive2", "--dtb",
+                          os.path.join(dtbs, "qemu-virt.dtb"))
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            return name, [str(e)], "", 0.0
+        out, problems = type_at_uboot(os.path.join(root, "scripts", "run"),
+                                      ["--no-build", "--uboot", "--image", img],
+                                      HAND_BOOT, 60)
+        for exp in [r"=> load virtio 0:1 \$\{kernel_addr_r\} Image\n\d+ bytes read",
+                    r"=> load virtio 0:1 \$\{fdt_addr_r\} visionfive2\.dtb\n\d+ bytes read",
+                    r"=> load virtio 0:1 \$\{ramdisk_addr_r\} initrd\.cpio\n(\d+) bytes read",
+                    r"Moving Image from 0x84000000 to 0x80200000",
+                    r"## Flattened Device Tree blob at 8c000000",
+                    r"NewSys 0\.1\.0: hart 0, loaded at 0x80200000, device tree at 0x8c000000",
+                    r'bootargs: "init=init"'] + NEWSYS_OK + [GPT_DISK]:
+            if not re.search(exp, out):
+                problems.append(f"missing /{exp}/")
+        # The initrd the kernel found is the whole file U-Boot read.
+        m = re.search(r"initrd\.cpio\n(\d+) bytes read", out)
+        r = re.search(r"initrd: 0x([0-9a-f]+)-0x([0-9a-f]+)\n", out)
+        if not m or not r or int(r.group(2), 16) - int(r.group(1), 16) != int(m.group(1)):
+            problems.append("the kernel's initrd is not the file U-Boot loaded")
+        return name, problems, out, time.time() - t0
+
     def run_legacy(case):
         """U-Boot reads a legacy (virtio-mmio version 1) disk as well; NewSys
         refuses it and boots without disks."""
@@ -226,11 +257,69 @@ def cases(flt, run_case, images, root, build, mkdisk):
     for c in [("uboot-distro-boot", run_distro_boot, 0, []),
               ("uboot-visionfive2-image", run_visionfive2, 0, []),
               ("uboot-firmware-partitions", run_firmware_partitions, 0, []),
+              ("uboot-hand-boot", run_hand_boot, 0, []),
               ("uboot-legacy-virtio", run_legacy, 0, []),
               ("image-gpt-direct", run_direct_gpt, 0, [])]:
         if flt in c[0]:
             out.append(c)
     return out
+
+
+# docs/boards.md's commands with QEMU's device name (virtio 0 for mmc N).
+HAND_BOOT = ["load virtio 0:1 ${kernel_addr_r} Image",
+             "load virtio 0:1 ${fdt_addr_r} visionfive2.dtb",
+             "load virtio 0:1 ${ramdisk_addr_r} initrd.cpio",
+             "setenv bootargs init=init",
+             "booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdt_addr_r}"]
+
+
+def type_at_uboot(run, args, commands, limit):
+    """Boot with `run args`, stop U-Boot's autoboot with a key, type each
+    command at its prompt, then read until QEMU ends (or `limit` seconds
+    pass): the console output, and problems."""
+    import select
+    import signal
+    p = subprocess.Popen([run, "--timeout", str(limit)] + args, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    out, problems = b"", []
+    deadline = time.time() + limit + 5
+    seen = 0  # output already matched against
+
+    def wait_for(text):
+        nonlocal out, seen
+        while True:
+            i = out.find(text, seen)
+            if i >= 0:
+                seen = i + len(text)
+                return True
+            left = deadline - time.time()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([p.stdout], [], [], min(left, 0.5))
+            if r:
+                b = os.read(p.stdout.fileno(), 4096)
+                if not b:
+                    return False
+                out += b.replace(b"\r", b"")
+
+    try:
+        steps = [(b"Hit any key to stop autoboot", b" ")] + [(b"=> ", c.encode() + b"\r")
+                                                             for c in commands]
+        for prompt, keys in steps:
+            if not wait_for(prompt):
+                problems.append(f"no {prompt.decode()!r} before {keys.decode().strip()!r}")
+                break
+            p.stdin.write(keys)
+            p.stdin.flush()
+        wait_for(b"\0never")  # the rest, until QEMU exits
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
+    return out.decode(errors="replace"), problems
 
 
 def count_none(pattern):
