@@ -189,6 +189,11 @@ static bool demo_range(unsigned long slot, unsigned long *key)
         *key = NS_SLOT_DISK0;
         return true;
     }
+    if (r == GPT_IO) {
+        printf("init: disk 0: a read failed while looking for a partition table: left alone, "
+               "no persistent demo\n");
+        return false;
+    }
     if (r != GPT_FOUND) {
         printf("init: disk 0 holds %s: left alone, no persistent demo\n", gpt_result_str(r));
         return false;
