@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -232,6 +233,9 @@ static void test_bad_header_fields(void **state)
     bad_field(12, 91, false);                /* header size too small */
     bad_field(12, 513, false);               /* ... too big */
     bad_field(48, SECTORS, true);            /* last usable past the disk */
+    bad_field(48, SECTORS - 1, true);        /* ... over the backup header */
+    bad_field(40, 1, true);                  /* first usable over the primary header */
+    bad_field(40, 0, true);                  /* ... over the MBR */
     bad_field(40, LAST_USABLE + 1, true);    /* first usable after last usable */
     bad_field(72, SECTORS - 1, true);        /* array running off the disk */
     bad_field(72, 0, true);                  /* array over the MBR */
@@ -253,6 +257,25 @@ static void test_array_in_usable_space(void **state)
     write_header(1, SECTORS - 1, FIRST_USABLE + 10);
     write_header(SECTORS - 1, 1, FIRST_USABLE + 10);
     memcpy(sector(LAST_USABLE + 1), sector(2), ARRAY_SECTORS * GPT_SECTOR);
+    assert_int_equal(find(&p), GPT_BAD);
+}
+
+/* Usable space over the primary header, the array at the end (legal for
+ * the array): refused, or a partition could cover the table itself. */
+static void test_usable_space_over_headers(void **state)
+{
+    (void)state;
+    struct gpt_part p;
+    make_disk(true);
+    set_entry(sector(LAST_USABLE + 1), 1, gpt_newsys_data_type, 1, LAST_USABLE, "newsys-data");
+    for (unsigned t = 0; t < 2; t++) {
+        uint64_t lba = t ? SECTORS - 1 : 1;
+        write_header(lba, t ? 1 : SECTORS - 1, LAST_USABLE + 1);
+        uint8_t *h = sector(lba);
+        put64(h + 40, 1);
+        put32(h + 16, 0);
+        put32(h + 16, dt_crc32(0, h, 92));
+    }
     assert_int_equal(find(&p), GPT_BAD);
 }
 
@@ -313,6 +336,37 @@ static void test_read_errors(void **state)
     assert_int_equal(find(&p), GPT_IO);
 }
 
+/* A table sfdisk wrote (the fuzzer's seed: a flag byte, the disk size,
+ * then an 8-sector disk with 4-entry arrays, a boot partition at sector 3
+ * and the data partition at 4-5): the reader agrees with sfdisk. */
+static void test_sfdisk_table(void **state)
+{
+    (void)state;
+    FILE *f = fopen(NEWSYS_SOURCE_DIR "/tests/fuzz/corpus/fuzz_gpt/sfdisk.hex", "r");
+    assert_non_null(f);
+    uint8_t bytes[2 + 8 * GPT_SECTOR];
+    size_t n = 0;
+    unsigned v;
+    while (n < sizeof(bytes) && fscanf(f, " %2x", &v) == 1)
+        bytes[n++] = (uint8_t)v;
+    fclose(f);
+    assert_int_equal(n, sizeof(bytes));
+    assert_int_equal(bytes[1], 8);
+    memset(disk, 0, sizeof(disk));
+    memcpy(disk, bytes + 2, 8 * GPT_SECTOR);
+    struct gpt_part p;
+    assert_int_equal(gpt_find(gpt_newsys_data_type, 8, ram_read, NULL, buf, &p), GPT_FOUND);
+    assert_int_equal(p.first, 4);
+    assert_int_equal(p.sectors, 2);
+    assert_int_equal(p.index, 2);
+    assert_string_equal(p.name, "newsys-data");
+    /* The primary gone, the backup (sfdisk's too) answers the same. */
+    memset(sector(1), 0, GPT_SECTOR);
+    assert_int_equal(gpt_find(gpt_newsys_data_type, 8, ram_read, NULL, buf, &p), GPT_FOUND);
+    assert_int_equal(p.first, 4);
+    assert_false(dev.out_of_range);
+}
+
 /* Random flips anywhere in the tables: some answer, never a read off the
  * disk; a result of FOUND always lies inside the disk's usable space. */
 static void test_random_flips(void **state)
@@ -348,10 +402,12 @@ int main(void)
         cmocka_unit_test_setup(test_both_damaged, setup),
         cmocka_unit_test_setup(test_bad_header_fields, setup),
         cmocka_unit_test_setup(test_array_in_usable_space, setup),
+        cmocka_unit_test_setup(test_usable_space_over_headers, setup),
         cmocka_unit_test_setup(test_my_lba_checked, setup),
         cmocka_unit_test_setup(test_entry_outside_usable_space, setup),
         cmocka_unit_test_setup(test_first_of_two_wins_and_names, setup),
         cmocka_unit_test_setup(test_read_errors, setup),
+        cmocka_unit_test_setup(test_sfdisk_table, setup),
         cmocka_unit_test_setup(test_random_flips, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,7 +62,10 @@ static bool header_ok(const uint8_t *buf, uint64_t lba, uint64_t disk_sectors, s
     if (h->entries == 0 || h->entries > MAX_ENTRIES)
         return false;
     uint64_t array = ((uint64_t)h->entries * h->entry_size + GPT_SECTOR - 1) / GPT_SECTOR;
-    if (h->first_usable > h->last_usable || h->last_usable >= disk_sectors)
+    /* The usable space (where partitions may lie) keeps off the MBR and
+     * both headers: a partition over them is no partition of ours. */
+    if (h->first_usable < 2 || h->first_usable > h->last_usable ||
+        h->last_usable >= disk_sectors - 1)
         return false;
     /* The array lies on the disk, outside the usable space and the two
      * header sectors. */
