@@ -5,6 +5,8 @@ NEWSYS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${NEWSYS_BUILD:-$NEWSYS_ROOT/build}
 RISCV_BUILD=$BUILD/riscv
 OPENSBI_DIR=/usr/lib/riscv64-linux-gnu/opensbi/generic
+# Debian's U-Boot for QEMU virt in S-mode (u-boot-qemu), entered by OpenSBI.
+UBOOT_SMODE=/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin
 
 # Debian packages the build, the tests and the tools need.
 NEWSYS_PACKAGES=(
@@ -12,6 +14,7 @@ NEWSYS_PACKAGES=(
     gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf
     opensbi qemu-system-misc u-boot-qemu device-tree-compiler
     libcmocka-dev libfdt-dev gdb-multiarch
+    fdisk dosfstools mtools
 )
 
 log() { printf '%s\n' "$*" >&2; }

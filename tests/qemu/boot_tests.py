@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+import uboot_cases  # SD-card images and booting them through U-Boot
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN = os.path.join(ROOT, "scripts", "run")
 BUILD = os.environ.get("NEWSYS_BUILD", os.path.join(ROOT, "build"))
@@ -936,6 +938,7 @@ def main():
         f.write(initrd + b"\0" * 1234)
     cases = [c for c in CASES + dts_cases() + blk_cases(a.filter) + diskmgr_cases(a.filter) + storage_cases() +
              crash_cases() +
+             uboot_cases.cases(a.filter, run_case, IMAGES, ROOT, BUILD, mkdisk) +
              [gdb_case()] if a.filter in c[0]]
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:

@@ -6,13 +6,14 @@
  * each, checks that it exited with status 0 and that destroying its bank
  * gives the root bank back exactly what the child took, shows one object
  * shared by several processes, and - when the machine has a disk - the
- * persistent demo (a boot log on the disk, through the disk manager), and
- * shuts the machine down. */
+ * persistent demo (a boot log on the disk, or on its NewSys data partition,
+ * through the disk manager), and shuts the machine down. */
 #include <stdio.h>
 #include <string.h>
 
 #include "managers/disk/disk_client.h"
 #include "managers/zero/zero.h"
+#include "user/init/gpt.h"
 #include "user/rt/newsys.h"
 #include "user/rt/slots.h"
 #include "user/rt/spawn.h"
@@ -145,22 +146,68 @@ static bool memory_object_demo(void)
 
 /* ---- the persistent demo (a disk on the machine) ----
  *
- * The disk manager (managers/disk) on the whole of the first disk, and
- * `guestbook`, which adds a line to a log kept in a disk object and syncs
- * it. The manager formats the disk only when it is blank: a first sector
- * of zeros (a fresh image from truncate). A disk holding anything else
- * that is not a NewSys object table - another system's data, a test
- * pattern - is left alone, and the demo is skipped (not a failure). */
+ * The disk manager (managers/disk) on the first disk, and `guestbook`,
+ * which adds a line to a log kept in a disk object and syncs it. Which part
+ * of the disk: the whole of it when it holds no partition table (a bare
+ * image, `scripts/run --disk`), or NewSys's data partition when it is a GPT
+ * disk (an SD-card image from scripts/mkimage, booted through U-Boot): the
+ * manager then gets a key for that partition only and never sees the boot
+ * partition U-Boot loaded us from. The manager formats its range only when
+ * it is blank: a first sector of zeros (a fresh image from truncate; the
+ * start of mkimage's data partition). Anything else that is not a NewSys
+ * object table - another system's data, a test pattern, a GPT disk without
+ * our partition or with a damaged table - is left alone, and the demo is
+ * skipped (not a failure). */
 
 static uint8_t sector0[512] __attribute__((aligned(512)));
 
-static bool disk_blank(void)
+static bool disk_blank(unsigned long key)
 {
-    if (ns_diskrange_read(NS_SLOT_DISK0, 0, 1, sector0) != NS_OK)
+    if (ns_diskrange_read(key, 0, 1, sector0) != NS_OK)
         return false;
     for (unsigned i = 0; i < sizeof(sector0); i++)
         if (sector0[i])
             return false;
+    return true;
+}
+
+static bool read_disk0(void *ctx, uint64_t lba, unsigned count, void *buf)
+{
+    (void)ctx;
+    return ns_diskrange_read(NS_SLOT_DISK0, lba, count, buf) == NS_OK;
+}
+
+/* The key the demo runs on, in *key: NS_SLOT_DISK0 itself, or one for the
+ * data partition derived into `slot`. False when the disk is to be left
+ * alone. */
+static bool demo_range(unsigned long slot, unsigned long *key)
+{
+    struct gpt_part part;
+    enum gpt_result r = gpt_find(gpt_newsys_data_type, ns_bootinfo->disks[0].sectors, read_disk0,
+                                 NULL, sector0, &part);
+    if (r == GPT_NONE) {
+        *key = NS_SLOT_DISK0;
+        return true;
+    }
+    if (r == GPT_IO) {
+        printf("init: disk 0: a read failed while looking for a partition table: left alone, "
+               "no persistent demo\n");
+        return false;
+    }
+    if (r != GPT_FOUND) {
+        printf("init: disk 0 holds %s: left alone, no persistent demo\n", gpt_result_str(r));
+        return false;
+    }
+    long e = ns_diskrange_derive(NS_SLOT_DISK0, slot, part.first, part.sectors,
+                                 NS_RIGHT_READ | NS_RIGHT_WRITE);
+    if (e != NS_OK) {
+        printf("init: disk 0: no key for partition %u: %s\n", part.index, ns_strerror(e));
+        return false;
+    }
+    printf("init: disk 0 is a GPT disk: partition %u \"%s\", sectors %lu+%lu, is the data "
+           "partition\n",
+           part.index, part.name, (unsigned long)part.first, (unsigned long)part.sectors);
+    *key = slot;
     return true;
 }
 
@@ -180,8 +227,16 @@ static uint64_t host_date(void)
 
 static bool disk_demo(void)
 {
-    unsigned long ep, bank;
-    bool blank = disk_blank();
+    unsigned long ep, bank, part, key;
+    if (ns_slot_alloc(&part)) {
+        printf("init: disk demo: no room to start\n");
+        return false;
+    }
+    if (!demo_range(part, &key)) {
+        ns_slot_free(part);
+        return true;
+    }
+    bool blank = disk_blank(key);
     if (ns_slot_alloc(&ep) || ns_slot_alloc(&bank) || ns_endpoint_create(NS_SLOT_ROOT_BANK, ep) ||
         ns_bank_create(NS_SLOT_ROOT_BANK, bank, 4096)) {
         printf("init: disk demo: no room to start\n");
@@ -191,7 +246,7 @@ static bool disk_demo(void)
      * objects, their pages and map frames are charged to `bank`. */
     struct ns_spawn_cap caps[3] = {
         {ep, DISK_SLOT_EP, NS_RIGHTS_ALL},
-        {NS_SLOT_DISK0, DISK_SLOT_KEY, NS_RIGHT_READ | NS_RIGHT_WRITE},
+        {key, DISK_SLOT_KEY, NS_RIGHT_READ | NS_RIGHT_WRITE},
         {bank, DISK_SLOT_BANK, NS_RIGHTS_ALL},
     };
     struct ns_spawn_opts o = {.arg = blank ? DISK_ARG_FORMAT : 0,
@@ -222,6 +277,7 @@ static bool disk_demo(void)
     ns_bank_destroy(bank);
     ns_slot_free(bank);
     ns_slot_free(ep);
+    ns_slot_free(part);
     return ok;
 }
 
