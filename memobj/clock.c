@@ -52,12 +52,13 @@ void clock_scan(struct clock *c, uint64_t want, uint64_t max_scan, const struct 
             r.referenced++;
             continue;
         }
-        switch (ops->reclaim(cp, ops->ctx)) {
+        uint64_t pages = 1;
+        switch (ops->reclaim(cp, ops->ctx, &pages)) {
         case CLOCK_FREED:
-            r.freed++;
+            r.freed += pages;
             break;
         case CLOCK_WRITING:
-            r.writing++;
+            r.writing += pages;
             break;
         default:
             r.skipped++;

@@ -35,12 +35,16 @@ enum clock_action {
 struct clock_ops {
     /* Used since last asked? Clears the evidence. */
     bool (*referenced)(struct cache_page *cp, void *ctx);
-    enum clock_action (*reclaim)(struct cache_page *cp, void *ctx);
+    /* `*pages` comes set to 1: a reclaim that takes a run with cp (written
+     * or dropped together) says how many pages it covers, and the scan
+     * counts them all toward `want`. */
+    enum clock_action (*reclaim)(struct cache_page *cp, void *ctx, uint64_t *pages);
     void *ctx;
 };
 
 struct clock_result {
-    uint64_t scanned, referenced, freed, writing, skipped;
+    uint64_t scanned, referenced, skipped; /* pages looked at, and what became of them */
+    uint64_t freed, writing;               /* pages freed, or being written, counting runs */
 };
 
 void clock_init(struct clock *c);
