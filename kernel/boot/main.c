@@ -11,14 +11,15 @@
  *   6. starts the timer tick and the PLIC, and checks both really interrupt;
  *   7. lists the initrd and checks the init program's ELF image.
  * Every step reports on the console; the banner lines are parsed by the boot
- * tests, so keep their shape. Only the boot hart runs; the others stay
- * parked in the firmware (HSM "stopped"). */
+ * tests, so keep their shape. Then the other harts come up (smp.c) and
+ * wait; threads run on the boot hart. */
 #include <string.h>
 
 #include "frames/frame_alloc.h"
 #include "kernel/arch/riscv/csr.h"
 #include "kernel/arch/riscv/hart.h"
 #include "kernel/arch/riscv/irq.h"
+#include "kernel/arch/riscv/smp.h"
 #include "kernel/arch/riscv/trap.h"
 #include "kernel/arch/riscv/vm.h"
 #include "kernel/boot/initrd.h"
@@ -324,6 +325,7 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     kmem_init(&frames);
     blk_init(h, &platform);
     disk_objects_init();
+    smp_start(h, &platform, load_pa);
 
     bool ok = true, have_init = false;
     char arg[64], init_name[64];

@@ -106,13 +106,17 @@ CASES = [
     ("virt-fw_dynamic", ["--bios", "dynamic"], 0, virt_common(256 * MiB)),
     ("virt-qemu-firmware", ["--bios", "qemu"], 0, virt_common(256 * MiB)),
     ("virt-128M", ["--mem", "128M"], 0,
-     virt_common(128 * MiB, [r"\(128 MiB\)", r"frames: 3[0-9]{4} free of 32768"])),
+     virt_common(128 * MiB, [r"\(128 MiB\)", r"frames: 3[0-9]{4} free of 32768",
+                             r"smp: 1 of 1 harts online \(boot hart 0\)"])),
     ("virt-2G", ["--mem", "2G"], 0,
      virt_common(2 * GiB, [r"\(2 GiB\)", r"frames: 52[0-9]{4} free of 524288"])),
     ("virt-smp4", ["--smp", "4"], 0,
      # OpenSBI picks any hart to boot; the rest must be parked ("stopped").
      virt_common(256 * MiB, [r"harts: 4, boot hart [0-3] \(index [0-3]\) \[0\] \[1\] \[2\] \[3\]",
-                             count(r"\d=stopped", 3), count(r"\d=started", 1)])),
+                             count(r"\d=stopped", 3), count(r"\d=started", 1),
+                             # Then the kernel starts them itself (smp.c).
+                             r"smp: 4 of 4 harts online \(boot hart [0-3]; started by HSM, "
+                             r"answering IPIs: [0-3] [0-3] [0-3]\)"])),
     ("virt-load-0x80600000", ["--bios", "dynamic", "--load-addr", "0x80600000", "--mem", "2G"], 0,
      virt_common(2 * GiB, [r"loaded at 0x80600000",
                            r"reserved: 0x0000000080600000-0x00000000806[0-9a-f]{5} kernel"])),
@@ -194,6 +198,12 @@ CASES = [
     ("fuzz-seed-2", ["--init", "fuzztest", "--append", "seed=2 calls=100000"], 0,
      [r"fuzztest: results of the calls counted: ok=\d+", r"PASS the fuzzer made \d+ of 100000",
       r"PASS worker results", r"PASS every bank came back", r"\n5 passed, 0 failed"]),
+    # The E51 (hart 0, no MMU) stays in the firmware; the four U54s come up.
+    ("sifive_u-smp5", ["--machine", "sifive_u", "--smp", "5"], 0,
+     [r"harts: 5, boot hart [1-4]",
+      r"smp: 4 of 4 harts online \(boot hart [1-4]; started by HSM, answering IPIs: "
+      r"[1-4] [1-4] [1-4]\)", r"init: all programs ran and were reclaimed",
+      r"NewSys: shutdown \(ok"]),
     ("sifive_u-smp5-wx", ["--machine", "sifive_u", "--smp", "5", "--append", "selftest=wx"], 0,
      [r"harts: 5, boot hart [1-4]", r"selftest wx: passed", r"NewSys: shutdown \(ok"]),
 ]

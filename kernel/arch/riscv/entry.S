@@ -77,6 +77,29 @@ _start_kernel:
 .Lhigh:
     .dword  high_entry
 
+    /* Secondary harts (smp.c): SBI HSM starts one here in S-mode with
+     * paging off, a0 = its hart id and a1 = the kernel address of its
+     * struct hart. It turns on the kernel's final page table, which does
+     * not map this physical address: the next fetch faults, and stvec -
+     * already the linked address of secondary_high - takes it there. */
+    .globl secondary_start
+secondary_start:
+    csrw    sie, zero
+    csrw    sip, zero
+    li      t0, (3 << 13)
+    csrc    sstatus, t0
+    ld      t0, .Lsecondary_high
+    csrw    stvec, t0
+    lla     t1, smp_boot_satp
+    ld      t1, 0(t1)
+    sfence.vma
+    csrw    satp, t1
+    sfence.vma
+1:  j       1b                      /* not reached: the fetch above faults */
+    .balign 8
+.Lsecondary_high:
+    .dword  secondary_high
+
     /* A trap this early has no console to report on: stop the hart. */
     .balign 4
 early_trap:
@@ -98,6 +121,17 @@ high_entry:
     mv      a1, s1
     mv      a2, s2
     call    kmain
+    j       park
+
+    .balign 4
+secondary_high:
+    mv      tp, a1
+    ld      sp, HART_OFF_KSTACK_TOP(tp)
+    lla     t1, trap_entry
+    csrw    stvec, t1
+    csrw    sscratch, zero
+    mv      a0, tp
+    call    secondary_main
     j       park
 
     .balign 8
