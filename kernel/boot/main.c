@@ -319,6 +319,7 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
             (unsigned long)vs.root_pa, vs.tables, vs.direct_ranges,
             (unsigned long)(vs.direct_bytes >> 20), vs.device_ranges);
     power_init(&platform, (unsigned long)(uintptr_t)pa_to_va(platform.test_finisher.base));
+    asid_probe();
 
     start_interrupts(h);
     /* Disks need kernel pages for their queues, and the PLIC. */
@@ -364,7 +365,6 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     ipc_types_init();
     memobj_types_init();
     objframe_types_init();
-    asid_probe();
     syscall_set_timebase(platform.timebase_hz);
     sched_init(&boot_sched);
     h->sched = &boot_sched;

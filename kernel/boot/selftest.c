@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kernel/arch/riscv/pte.h"
+#include "kernel/arch/riscv/smp.h"
 #include "kernel/arch/riscv/trap.h"
 #include "kernel/arch/riscv/vm.h"
 #include "kernel/console/console.h"
@@ -79,6 +80,8 @@ bool selftest_run(const char *name)
         kprintf("selftest stack: recursing until the guard page\n");
         return recurse(0) == 0;
     }
+    if (!strcmp(name, "tlb"))
+        return smp_selftest_tlb();
     if (!strncmp(name, "blk", 3))
         return blk_selftest(name);
     kprintf("selftest: unknown test \"%s\"\n", name);

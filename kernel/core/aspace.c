@@ -6,6 +6,7 @@
 #include "include/newsys/caps.h"
 #include "kernel/arch/riscv/csr.h"
 #include "kernel/arch/riscv/sv39.h"
+#include "kernel/arch/riscv/tlb.h"
 #include "kernel/arch/riscv/uaccess.h"
 #include "kernel/arch/riscv/vm.h"
 #include "kernel/core/bank.h"
@@ -98,6 +99,7 @@ enum ns_error aspace_init(struct aspace *as)
     memcpy(&root[256], &kroot[256], 256 * sizeof(pte_t));
     as->asid = asid_alloc();
     as->mapped_pages = 0;
+    as->harts = 0;
     memobj_aspace_init(as);
     return NS_OK;
 }
@@ -180,7 +182,7 @@ enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint3
 
 void aspace_flush_page(struct aspace *as, uint64_t va)
 {
-    asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)as->asid) : "memory");
+    tlb_flush_page(as->harts, as->asid, va);
 }
 
 enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
@@ -195,7 +197,7 @@ enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
     as->mapped_pages--;
     if (pa)
         *pa = pte_pa(old);
-    asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)as->asid) : "memory");
+    tlb_flush_page(as->harts, as->asid, va);
     return NS_OK;
 }
 
@@ -229,7 +231,7 @@ void aspace_write_protect(struct aspace *as, uint64_t va)
     if (!e || !pte_present(*e) || !(*e & PTE_W))
         return;
     *e &= ~(pte_t)PTE_W;
-    asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)as->asid) : "memory");
+    tlb_flush_page(as->harts, as->asid, va);
 }
 
 bool aspace_test_clear_accessed(struct aspace *as, uint64_t va)
@@ -255,7 +257,7 @@ bool aspace_fix_ad(struct aspace *as, uint64_t va, bool write)
 
 void aspace_flush_all(void)
 {
-    sfence_vma_all();
+    tlb_flush_everywhere();
 }
 
 void aspace_activate(struct aspace *as)
@@ -267,6 +269,7 @@ void aspace_activate(struct aspace *as)
     unsigned long satp = SATP_MODE_SV39 | ((unsigned long)as->asid << 44) | (as->root_pa >> 12);
     if (csr_read(satp) == satp)
         return;
+    tlb_enter(&as->harts);
     csr_write(satp, satp);
     if (!as->asid)
         sfence_vma_all();
@@ -288,7 +291,7 @@ static void aspace_destroy(struct kobj *obj)
         aspace_destroy_tables(as);
     }
     if (as->asid)
-        asm volatile("sfence.vma zero, %0" ::"r"((unsigned long)as->asid) : "memory");
+        tlb_flush_asid(as->harts, as->asid);
     obj_retire(&aspace_cache, obj);
 }
 

@@ -18,6 +18,7 @@ struct aspace {
     uint16_t asid; /* 0: none, flush on every switch */
     uint64_t table_pages;
     uint64_t mapped_pages;
+    uint64_t harts; /* the harts it ran on: a TLB may hold its entries (tlb.h) */
     /* Memory-object mappings (memobj.c): an ordered tree of ranges. */
     struct map_tree maps;
     struct map_tree_ops map_ops;

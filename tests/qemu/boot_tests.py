@@ -198,6 +198,16 @@ CASES = [
     ("fuzz-seed-2", ["--init", "fuzztest", "--append", "seed=2 calls=100000"], 0,
      [r"fuzztest: results of the calls counted: ok=\d+", r"PASS the fuzzer made \d+ of 100000",
       r"PASS worker results", r"PASS every bank came back", r"\n5 passed, 0 failed"]),
+    # A remote shootdown (tlb.c, SBI RFENCE with the ASID) reaches another
+    # hart's TLB: it reads a page through a table of its own, the PTE moves,
+    # and after tlb_flush_page it sees the new frame (smp_selftest.c).
+    ("virt-smp4-selftest-tlb", ["--smp", "4", "--append", "selftest=tlb"], 0,
+     [r"asid: 16 bits|through ASID 65535", r"tlb_flush_page: it reads 0x7e57000000000002 \(the new frame\)",
+      r"selftest tlb: passed", r"NewSys: shutdown \(ok"]),
+    ("sifive_u-smp3-selftest-tlb", ["--machine", "sifive_u", "--smp", "3", "--append",
+                                    "selftest=tlb"], 0,
+     [r"tlb_flush_page: it reads 0x7e57000000000002 \(the new frame\)", r"selftest tlb: passed",
+      r"NewSys: shutdown \(ok"]),
     # The E51 (hart 0, no MMU) stays in the firmware; the four U54s come up.
     ("sifive_u-smp5", ["--machine", "sifive_u", "--smp", "5"], 0,
      [r"harts: 5, boot hart [1-4]",

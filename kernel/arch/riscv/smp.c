@@ -23,6 +23,7 @@
 uint64_t smp_boot_satp;
 
 static struct hart harts[PLATFORM_MAX_HARTS];
+static uint64_t smp_timebase_hz;
 static struct hart *online[PLATFORM_MAX_HARTS];
 static unsigned online_count;
 
@@ -30,6 +31,14 @@ static unsigned online_count;
  * fences (the only shared state until there is a kernel lock). */
 static volatile uint32_t hart_up[PLATFORM_MAX_HARTS];
 static volatile uint32_t ipis_seen[PLATFORM_MAX_HARTS];
+
+/* A call for a waiting secondary to run (smp_call): posted with seq, done
+ * when done catches up. */
+static struct {
+    void (*fn)(struct hart *h, void *arg);
+    void *arg;
+    volatile uint32_t seq, done;
+} calls[PLATFORM_MAX_HARTS];
 
 _Noreturn void secondary_main(struct hart *h);
 
@@ -46,6 +55,12 @@ _Noreturn void secondary_main(struct hart *h)
             csr_clear(sip, SIE_SSIE);
             asm volatile("fence rw, rw" ::: "memory");
             ipis_seen[h->index]++;
+            uint32_t seq = calls[h->index].seq;
+            if (seq != calls[h->index].done) {
+                calls[h->index].fn(h, calls[h->index].arg);
+                asm volatile("fence rw, rw" ::: "memory");
+                calls[h->index].done = seq;
+            }
         }
     }
 }
@@ -117,6 +132,7 @@ unsigned smp_start(struct hart *boot, const struct platform *p, uint64_t load_pa
                 sbi_features.hsm ? "IPI" : "HSM");
         return 1;
     }
+    smp_timebase_hz = p->timebase_hz;
     smp_boot_satp = SATP_MODE_SV39 | (vm_kernel_root() >> PAGE_SHIFT);
     asm volatile("fence rw, rw" ::: "memory");
     uint64_t entry_pa = load_pa + (uint64_t)(secondary_start - _start);
@@ -138,6 +154,18 @@ unsigned smp_start(struct hart *boot, const struct platform *p, uint64_t load_pa
     }
     kprintf(")\n");
     return online_count;
+}
+
+bool smp_call(struct hart *h, void (*fn)(struct hart *h, void *arg), void *arg)
+{
+    unsigned i = h->index;
+    calls[i].fn = fn;
+    calls[i].arg = arg;
+    asm volatile("fence rw, rw" ::: "memory");
+    uint32_t seq = calls[i].seq + 1;
+    calls[i].seq = seq;
+    asm volatile("fence rw, rw" ::: "memory");
+    return sbi_send_ipi(1, h->hartid) == 0 && wait_for(&calls[i].done, seq, smp_timebase_hz);
 }
 
 unsigned smp_online(void)

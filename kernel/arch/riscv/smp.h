@@ -24,6 +24,14 @@ struct platform;
  * alone: the boot goes on without it). */
 unsigned smp_start(struct hart *boot, const struct platform *p, uint64_t load_pa);
 
+/* Have waiting secondary `h` run fn(h, arg) and wait until it has (true),
+ * or a second went by (false). For boot self-tests, before threads run
+ * there. */
+bool smp_call(struct hart *h, void (*fn)(struct hart *h, void *arg), void *arg);
+
+/* selftest=tlb: a translation another hart holds goes when tlb.c says. */
+bool smp_selftest_tlb(void);
+
 /* Harts running the kernel now (the boot hart included). */
 unsigned smp_online(void);
 struct hart *smp_hart(unsigned i);

@@ -1,0 +1,53 @@
+/* TLB shootdown: forget a translation on every hart that may hold it.
+ *
+ * An address space records which harts it has run on (a mask of hart
+ * indices, set when a hart switches to it); a change that takes a right
+ * away - unmap, write-protect, the clock clearing an accessed bit, a space
+ * dying - must reach each of them before the frame or the right can be
+ * given to anyone else. This hart flushes with sfence.vma; the others
+ * through SBI RFENCE (remote sfence.vma with the space's ASID), which
+ * OpenSBI completes on every target before it returns, so the caller may
+ * reuse the frame at once. A space without an ASID (0) is flushed on the
+ * others by address over all ASIDs.
+ *
+ * Masks hold only the harts that ever ran the space, so while threads run
+ * on the boot hart alone nothing leaves it and the cost is a test of the
+ * mask. */
+#ifndef NEWSYS_ARCH_RISCV_TLB_H
+#define NEWSYS_ARCH_RISCV_TLB_H
+
+#include <stdint.h>
+
+#include "kernel/arch/riscv/hart.h"
+#include "kernel/arch/riscv/layout.h"
+
+/* The bit of the hart running this code in such a mask. */
+static inline uint64_t tlb_this_hart(void)
+{
+    return 1ull << hart_self()->index;
+}
+
+/* This hart switches to a space whose mask is *harts: note it there, and
+ * among the harts that run user spaces at all. */
+void tlb_enter(uint64_t *harts);
+
+/* The harts of `others` (this one not among them), through SBI. */
+void tlb_remote(uint64_t others, uint16_t asid, uint64_t start, uint64_t size);
+
+/* One page of `asid` on the harts of `harts`: inline, as every unmap and
+ * write-protect takes it, and it seldom leaves this hart. */
+static inline void tlb_flush_page(uint64_t harts, uint16_t asid, uint64_t va)
+{
+    uint64_t self = tlb_this_hart();
+    if (harts & self)
+        asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)asid) : "memory");
+    if (harts & ~self)
+        tlb_remote(harts & ~self, asid, va, PAGE_SIZE);
+}
+
+/* All of `asid` on the harts of `harts`. */
+void tlb_flush_asid(uint64_t harts, uint16_t asid);
+/* Everything, on every hart that has run a user space. */
+void tlb_flush_everywhere(void);
+
+#endif
