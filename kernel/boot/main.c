@@ -383,5 +383,6 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     csr_write(scounteren, 7);
     if (!rootproc_start(h, &platform, &rd, init_name))
         machine_shutdown(SHUTDOWN_FAILURE);
+    sched_go_smp(h);
     sched_run(h);
 }

@@ -12,6 +12,12 @@
 #include "kernel/core/bank.h"
 #include "kernel/core/kmem.h"
 #include "kernel/core/object.h"
+#include "kernel/core/sched.h"
+#include "kernel/core/thread.h"
+#include "kernel/arch/riscv/hart.h"
+#include "kernel/arch/riscv/smp.h"
+#include "kernel/boot/panic.h"
+#include "kernel/boot/platform.h"
 #include "memobj/memobj.h"
 
 static unsigned asid_width;
@@ -104,13 +110,60 @@ enum ns_error aspace_init(struct aspace *as)
     return NS_OK;
 }
 
+/* Root pages of dead spaces that another hart's satp still names: that
+ * hart runs the kernel half through them (it waits for the kernel lock, or
+ * has not switched since). At most one per hart. */
+static uint64_t zombie_roots[PLATFORM_MAX_HARTS];
+
+static bool root_in_use_elsewhere(uint64_t root_pa)
+{
+    struct hart *self = hart_self();
+    for (unsigned i = 0; i < smp_online(); i++) {
+        struct hart *h = smp_hart(i);
+        if (h != self && __atomic_load_n(&h->satp_root, __ATOMIC_ACQUIRE) == root_pa)
+            return true;
+    }
+    return false;
+}
+
+static void reap_roots(void)
+{
+    for (unsigned i = 0; i < PLATFORM_MAX_HARTS; i++)
+        if (zombie_roots[i] && !root_in_use_elsewhere(zombie_roots[i])) {
+            kmem_page_free(pa_to_va(zombie_roots[i]));
+            zombie_roots[i] = 0;
+        }
+}
+
 void aspace_destroy_tables(struct aspace *as)
 {
     struct pt_ctx c = {as};
     struct sv39_ops ops = {.phys_to_virt = p2v, .ctx = &c};
     sv39_free_tables(&ops, as->root_pa, 0, 255, free_table);
-    free_table(as->root_pa, &c);
+    if (root_in_use_elsewhere(as->root_pa)) {
+        bank_uncharge(as->obj.bank, PAGE_SIZE); /* the bank is done with it */
+        as->table_pages--;
+        unsigned i = 0;
+        while (i < PLATFORM_MAX_HARTS && zombie_roots[i])
+            i++;
+        if (i == PLATFORM_MAX_HARTS)
+            panic("aspace: more dead roots in use than harts");
+        zombie_roots[i] = as->root_pa;
+    } else {
+        free_table(as->root_pa, &c);
+    }
     as->root_pa = 0;
+}
+
+void aspace_idle(struct hart *h)
+{
+    uint64_t kroot = vm_kernel_root();
+    if (smp_online() > 1 && h->satp_root != kroot) {
+        csr_write(satp, SATP_MODE_SV39 | (kroot >> 12));
+        sfence_vma_all();
+        __atomic_store_n(&h->satp_root, kroot, __ATOMIC_RELEASE);
+    }
+    reap_roots();
 }
 
 /* The level-0 entry for user address `va` when both tables above it exist,
@@ -271,6 +324,11 @@ void aspace_activate(struct aspace *as)
         return;
     tlb_enter(&as->harts);
     csr_write(satp, satp);
+    struct hart *h = hart_self();
+    if (h->satp_root != as->root_pa) {
+        __atomic_store_n(&h->satp_root, as->root_pa, __ATOMIC_RELEASE);
+        reap_roots();
+    }
     if (!as->asid)
         sfence_vma_all();
 }
@@ -285,13 +343,26 @@ static void aspace_destroy(struct kobj *obj)
     if ((csr_read(satp) & ((1ul << 44) - 1)) == as->root_pa >> 12) {
         csr_write(satp, SATP_MODE_SV39 | (vm_kernel_root() >> 12));
         sfence_vma_all();
+        hart_self()->satp_root = vm_kernel_root();
+    }
+    /* A thread of it in user mode on another hart is stopped first: its
+     * hart then waits for the lock, and finds it no longer current. */
+    for (unsigned i = 0; i < smp_online(); i++) {
+        struct thread *t = __atomic_load_n(&smp_hart(i)->user_thread, __ATOMIC_ACQUIRE);
+        if (t && t->as == as) {
+            sched_still(t);
+            thread_stop(t, "its address space was destroyed");
+        }
     }
     if (as->root_pa) {
         memobj_aspace_teardown(as); /* mappings first: their PTEs live in the tables */
+        /* Walk caches too, before the tables go. */
+        if (as->asid)
+            tlb_flush_asid(as->harts, as->asid);
+        else if (as->harts & ~tlb_this_hart())
+            tlb_flush_everywhere();
         aspace_destroy_tables(as);
     }
-    if (as->asid)
-        tlb_flush_asid(as->harts, as->asid);
     obj_retire(&aspace_cache, obj);
 }
 

@@ -63,6 +63,10 @@ bool aspace_fix_ad(struct aspace *as, uint64_t va, bool write);
  * (`ad=fault`, pte.h): the clock's aged entries are then made invalid. */
 void aspace_set_ad_emulation(bool on);
 bool aspace_ad_emulation(void);
+/* The hart goes idle: off any user table, and dead roots no hart holds
+ * any more are freed. */
+struct hart;
+void aspace_idle(struct hart *h);
 /* Forget every TLB entry of this hart. */
 void aspace_flush_all(void);
 

@@ -38,7 +38,10 @@ void ipc_wake(struct hart *h, struct thread *t)
     t->ipc_op = IPC_NONE;
     t->ipc_obj = NULL;
     t->ipc_fault = false;
-    sched_wake(sched_of(h), t);
+    if (t->home && t->home != h)
+        sched_make_runnable(t); /* on its own hart's queue: that hart is told */
+    else
+        sched_wake(sched_of(h), t);
 }
 
 /* Wake with an error as the result of its system call - or, for a thread
@@ -477,7 +480,8 @@ void ipc_fastpath_call(struct hart *h, struct thread *t)
     struct thread *recv = ep->head;
     /* The server must be waiting, owe nobody a reply, be allowed to run,
      * and not rank below us (then the scheduler would have to choose). */
-    if (!recv || !ep->receivers || recv->reply_to || recv->prio < t->prio || !thread_can_run(recv))
+    if (!recv || !ep->receivers || recv->reply_to || recv->prio < t->prio || recv->home != h ||
+        !thread_can_run(recv))
         return;
 
     waitq_remove(&ep->head, &ep->tail, recv);
@@ -511,8 +515,8 @@ void ipc_fastpath_reply_recv(struct hart *h, struct thread *t)
     struct endpoint *ep = (struct endpoint *)c->obj;
     /* We must be about to block (no client queued), and the caller must be
      * the most urgent thing to run once we do, and able to run. */
-    if ((ep->head && !ep->receivers) || sched_ready_above(sched_of(h), caller->prio) ||
-        !thread_can_run(caller))
+    if ((ep->head && !ep->receivers) || caller->home != h ||
+        sched_ready_above(sched_of(h), caller->prio) || !thread_can_run(caller))
         return;
 
     t->reply_to = NULL;

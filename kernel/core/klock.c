@@ -16,15 +16,11 @@ static inline void relax(void)
 }
 #endif
 
-void klock_acquire(struct klock *l, int who)
+void klock_wait(struct klock *l, uint32_t ticket)
 {
-    uint32_t ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
-    if (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket) {
-        __atomic_fetch_add(&l->contended, 1, __ATOMIC_RELAXED);
-        while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket)
-            relax();
-    }
-    l->holder = who;
+    __atomic_fetch_add(&l->contended, 1, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket)
+        relax();
 }
 
 bool klock_try_acquire(struct klock *l, int who)
@@ -37,15 +33,6 @@ bool klock_try_acquire(struct klock *l, int who)
         return false;
     l->holder = who;
     return true;
-}
-
-void klock_release(struct klock *l, int who)
-{
-    (void)who;
-    l->holder = KLOCK_NOBODY;
-    /* Only the holder writes owner: a plain increment, published with
-     * release order so everything done under the lock is seen first. */
-    __atomic_store_n(&l->owner, l->owner + 1, __ATOMIC_RELEASE);
 }
 
 bool klock_held_by(const struct klock *l, int who)

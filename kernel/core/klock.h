@@ -28,10 +28,28 @@ struct klock {
         0, 0, KLOCK_NOBODY, 0                                                                      \
     }
 
-void klock_acquire(struct klock *l, int who);
+/* Out of line: the wait for a ticket not yet served. */
+void klock_wait(struct klock *l, uint32_t ticket);
+
+static inline void klock_acquire(struct klock *l, int who)
+{
+    uint32_t ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket)
+        klock_wait(l, ticket);
+    l->holder = who;
+}
+
+static inline void klock_release(struct klock *l, int who)
+{
+    (void)who;
+    l->holder = KLOCK_NOBODY;
+    /* Only the holder writes owner: a plain increment, published with
+     * release order so everything done under the lock is seen first. */
+    __atomic_store_n(&l->owner, l->owner + 1, __ATOMIC_RELEASE);
+}
+
 /* false (and nothing taken) if someone holds it now. */
 bool klock_try_acquire(struct klock *l, int who);
-void klock_release(struct klock *l, int who);
 bool klock_held_by(const struct klock *l, int who);
 
 #endif

@@ -8,12 +8,94 @@
 #include "kernel/arch/riscv/hart.h"
 #include "kernel/arch/riscv/irq.h"
 #include "kernel/boot/panic.h"
+#include "kernel/console/console.h"
+#include "kernel/arch/riscv/smp.h"
 #include "kernel/core/aspace.h"
+#include "kernel/core/klock.h"
 #include "kernel/core/waitq.h"
+#include "sbi/sbi.h"
 
 void sched_init(struct sched *s)
 {
     *s = (struct sched){0};
+}
+
+static struct klock kernel_klock = KLOCK_INIT;
+bool sched_smp;
+
+void kernel_lock_smp(struct hart *h)
+{
+    klock_acquire(&kernel_klock, (int)h->index);
+}
+
+void kernel_unlock_smp(struct hart *h)
+{
+    klock_release(&kernel_klock, (int)h->index);
+}
+
+void sched_go_smp(struct hart *boot)
+{
+    if (smp_online() < 2)
+        return;
+    sched_smp = true;
+    klock_acquire(&kernel_klock, (int)boot->index);
+    smp_release();
+}
+
+void sched_place(struct thread *t)
+{
+    if (t->home)
+        return;
+    struct hart *best = NULL;
+    for (unsigned i = 0; i < smp_online(); i++) {
+        struct hart *h = smp_hart(i);
+        if (h->sched && (!best || h->threads < best->threads))
+            best = h;
+    }
+    t->home = best ? best : hart_self();
+    t->home->threads++;
+    sched_of(t->home)->placed++;
+}
+
+struct sched *sched_home(struct thread *t)
+{
+    return sched_of(t->home ? t->home : hart_self());
+}
+
+void sched_kick(struct hart *h)
+{
+    if (h != hart_self())
+        sbi_send_ipi(1, h->hartid);
+}
+
+void sched_make_runnable(struct thread *t)
+{
+    sched_ready(sched_home(t), t);
+    if (t->home)
+        sched_kick(t->home);
+}
+
+void sched_report(void)
+{
+    kprintf("sched:");
+    for (unsigned i = 0; i < smp_online(); i++) {
+        struct hart *h = smp_hart(i);
+        if (h->sched)
+            kprintf(" hart %lu: %lu threads placed, %lu switches;", (unsigned long)h->hartid,
+                    (unsigned long)h->sched->placed, (unsigned long)h->sched->switches);
+    }
+    kprintf(" lock waited %lu times\n", (unsigned long)kernel_klock.contended);
+}
+
+void sched_still(struct thread *t)
+{
+    struct hart *h = t->home;
+    if (!h || h == hart_self() || __atomic_load_n(&h->user_thread, __ATOMIC_ACQUIRE) != t)
+        return;
+    sbi_send_ipi(1, h->hartid);
+    /* It clears user_thread before it asks for the lock we hold. */
+    while (__atomic_load_n(&h->user_thread, __ATOMIC_ACQUIRE) == t)
+        ;
 }
 
 struct sched *sched_of(struct hart *h)
@@ -205,6 +287,10 @@ switch_to(struct hart *h, struct sched *s, struct thread *t)
         t->slice = THREAD_SLICE_TICKS;
     t->ctx.hart = h;
     fpu_switch_in(h, t);
+    if (sched_smp) {
+        __atomic_store_n(&h->user_thread, t, __ATOMIC_RELEASE);
+        kernel_unlock_smp(h);
+    }
     user_return(&t->ctx);
 }
 
@@ -239,11 +325,16 @@ static _Noreturn __attribute__((noinline)) void sched_pick_and_run(struct hart *
          * make threads runnable before we pick again. */
         s->current = NULL;
         s->idle_entries++;
+        /* Off the last space's table while waiting: a dying space's root
+         * page can go once no hart's satp names it (aspace.c). */
+        aspace_idle(h);
+        kernel_unlock(h);
         uint64_t before, after;
         asm volatile("rdinstret %0\n"
                      "wfi\n"
                      "rdinstret %1"
                      : "=r"(before), "=r"(after));
+        kernel_lock(h);
         s->idle_instret += after - before;
         irq_enable_local();
     }
@@ -259,7 +350,12 @@ _Noreturn void sched_run(struct hart *h)
      * straight away. */
     struct thread *cur = s->current;
     if (cur && cur->state == THREAD_RUNNING && !s->handoff && cur->slice &&
-        !ready_above(s, cur->prio, false))
+        !ready_above(s, cur->prio, false)) {
+        if (sched_smp) {
+            __atomic_store_n(&h->user_thread, cur, __ATOMIC_RELEASE);
+            kernel_unlock_smp(h);
+        }
         user_return(&cur->ctx);
+    }
     sched_pick_and_run(h, s);
 }

@@ -17,14 +17,55 @@ struct sched {
     struct thread *current;
     struct thread *head[THREAD_PRIO_COUNT], *tail[THREAD_PRIO_COUNT];
     uint64_t ready_bits[THREAD_PRIO_COUNT / 64];
-    uint64_t ready_words; /* bit w: ready_bits[w] != 0 */
+    uint64_t ready_words;    /* bit w: ready_bits[w] != 0 */
     struct thread *sleepers; /* sorted by wake_time */
     struct thread *handoff;  /* runnable, not queued: runs next if it can (sched_wake) */
     uint64_t switches, idle_entries;
+    uint64_t placed;       /* threads given this hart as home */
     uint64_t idle_instret; /* instructions counted while waiting in wfi (icount: the wait) */
 };
 
 void sched_init(struct sched *s);
+
+/* The kernel lock (docs/smp.md): taken on every way into the kernel, let
+ * go on every way out - once a second hart schedules threads; until then
+ * (and on a machine of one hart) nobody could contend, and the two
+ * atomics are left out of every system call and fault. */
+extern bool sched_smp;
+void kernel_lock_smp(struct hart *h);
+void kernel_unlock_smp(struct hart *h);
+
+static inline void kernel_lock(struct hart *h)
+{
+    if (sched_smp)
+        kernel_lock_smp(h);
+}
+
+static inline void kernel_unlock(struct hart *h)
+{
+    if (sched_smp)
+        kernel_unlock_smp(h);
+}
+
+/* The boot hart, holding nothing yet, lets the others schedule: from now
+ * on everyone takes the lock (the caller has it when this returns). */
+void sched_go_smp(struct hart *boot);
+
+/* Give a thread that is about to start a home hart: the online hart with
+ * the fewest threads (the boot hart on a tie). */
+void sched_place(struct thread *t);
+/* The run queues a thread belongs to: its home's. */
+struct sched *sched_home(struct thread *t);
+/* Make `t` runnable on its home, and tell that hart if it is another. */
+void sched_make_runnable(struct thread *t);
+/* If `t` runs in user mode on another hart, have it trap and wait until
+ * it has: then its registers are in its context and it waits for the
+ * kernel lock, so `t` may be changed (suspended, stopped, destroyed). */
+void sched_still(struct thread *t);
+/* `h` should look at its run queue (an IPI if it is another hart). */
+void sched_kick(struct hart *h);
+/* One console line: per hart, threads placed there and switches made. */
+void sched_report(void);
 struct sched *sched_of(struct hart *h);
 /* The hart running this code, for paths that are not handed one (object
  * destroy hooks). Out of line so portable code needs no arch header. */

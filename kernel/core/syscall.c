@@ -86,6 +86,7 @@ static enum ns_error sys_shutdown(struct hart *h, struct thread *t, uint64_t slo
         t->ctx.sepc -= 4;
         return RESULT_WRITTEN;
     }
+    sched_report();
     machine_shutdown(reason ? SHUTDOWN_FAILURE : SHUTDOWN_OK);
 }
 

@@ -21,7 +21,8 @@ static unsigned thread_serial;
 
 void thread_stop(struct thread *t, const char *why)
 {
-    sched_unready(sched_of(hart_self()), t);
+    sched_still(t);
+    sched_unready(sched_home(t), t);
     t->state = THREAD_STOPPED;
     kprintf("thread %s: stopped: %s\n", t->name, why);
 }
@@ -29,9 +30,12 @@ void thread_stop(struct thread *t, const char *why)
 static void thread_destroy(struct kobj *obj)
 {
     struct thread *t = (struct thread *)obj;
+    sched_still(t);
     ipc_cancel(t, NS_ERR_DEAD_OBJECT, true);
-    sched_unready(sched_of(hart_self()), t);
-    fpu_forget(hart_self(), t);
+    sched_unready(sched_home(t), t);
+    fpu_forget(t->home ? t->home : hart_self(), t);
+    if (t->home)
+        t->home->threads--;
     cap_slot_delete(&t->fault_cap);
     cap_slot_delete(&t->as_cap);
     cap_slot_delete(&t->cs_cap);
@@ -124,7 +128,8 @@ enum ns_error sys_thread_start(struct thread *self, uint64_t slot, uint64_t pc, 
     if (t->state != THREAD_INACTIVE)
         return NS_ERR_BAD_STATE;
     set_entry(t, pc, sp, a0);
-    sched_ready(sched_of(hart_self()), t);
+    sched_place(t);
+    sched_make_runnable(t);
     return NS_OK;
 }
 
@@ -140,7 +145,8 @@ enum ns_error sys_thread_suspend(struct thread *self, uint64_t slot)
     case THREAD_RUNNABLE:
     case THREAD_RUNNING:
     case THREAD_SLEEPING:
-        sched_unready(sched_of(hart_self()), t);
+        sched_still(t);
+        sched_unready(sched_home(t), t);
         t->state = THREAD_SUSPENDED;
         return NS_OK;
     case THREAD_BLOCKED:
@@ -162,7 +168,7 @@ enum ns_error sys_thread_resume(struct thread *self, uint64_t slot)
         return e;
     if (t->state != THREAD_SUSPENDED)
         return NS_ERR_BAD_STATE;
-    sched_ready(sched_of(hart_self()), t);
+    sched_make_runnable(t);
     return NS_OK;
 }
 
@@ -176,7 +182,7 @@ enum ns_error sys_thread_set_prio(struct thread *self, uint64_t slot, uint64_t p
         return NS_ERR_INVALID_ARG;
     if (prio > self->prio)
         return NS_ERR_NO_RIGHTS; /* no raising anyone above yourself */
-    struct sched *s = sched_of(hart_self());
+    struct sched *s = sched_home(t);
     if (t->state == THREAD_RUNNABLE) {
         sched_unready(s, t);
         t->prio = (uint8_t)prio;

@@ -48,6 +48,7 @@ struct thread {
     struct cap_slot as_cap, cs_cap;
     struct aspace *as;
     struct cspace_obj *cs;
+    struct hart *home; /* whose run queue it is on, from its start (sched.c) */
     char name[16];
 
     /* IPC (ipc.c). A thread blocked in IPC sits on one endpoint's or

@@ -238,6 +238,13 @@ void sched_wake(struct sched *s, struct thread *t)
     sched_ready(s, t);
 }
 
+/* One hart: every thread's home is it, and it is never another's. */
+void sched_make_runnable(struct thread *t)
+{
+    fk_require(!t->home || t->home == &fk.hart, "a thread homed on a hart the fake lacks");
+    sched_ready(&fk.hart.s, t);
+}
+
 void sched_unready(struct sched *s, struct thread *t)
 {
     fk_require(s == &fk.hart.s, "unknown sched");
@@ -762,6 +769,7 @@ static struct thread *make_thread(const char *name, uint32_t nslots, bool ipc_bu
 
     snprintf(t->name, sizeof(t->name), "%s", name);
     t->prio = 100;
+    t->home = &fk.hart; /* the fake has one hart: home to every thread */
     t->ctx.sepc = 0x10000;
     t->ctx.regs[2] = 0x7fff0;
     if (ipc_buffer) {

@@ -73,6 +73,19 @@ USER_INIT = [r"init: hello from user mode", r"init: initrd magic 070701",
              r"init: all programs ran and were reclaimed"]
 
 
+def threads_on_every_hart(n):
+    """The kernel's closing sched line names n harts, each with threads."""
+    def check(out):
+        m = re.search(r"sched:(.*)lock waited", out)
+        if not m:
+            return ["no sched line"]
+        placed = [int(x) for x in re.findall(r"hart \d+: (\d+) threads placed", m.group(1))]
+        if len(placed) != n or min(placed) < 1:
+            return [f"threads placed per hart {placed}, wanted {n} harts with at least one"]
+        return []
+    return check
+
+
 def count(pattern, n):
     return ("count", pattern, n)
 
@@ -183,6 +196,18 @@ CASES = [
       r"big: written in \d+ ms: \d+ resident, \d+ dirty, [1-9]\d* pages written back",
       r"big: hot set of 64 pages", r"big: 0 of 45056 pages bad",
       r"PASS storage_big_roundtrip", r"\n1 passed, 0 failed", r"NewSys: shutdown \(ok"]),
+    # SMP: the demo, the whole in-guest suite (the storage-map tests among
+    # it) and the fuzzer with threads on four harts under the kernel lock.
+    ("demo-smp4", ["--smp", "4"], 0,
+     virt_common(256 * MiB, USER_INIT + [threads_on_every_hart(4)])),
+    ("guest-tests-virt-smp4", ["--smp", "4", "--init", "tests", "--disk",
+                               "@scratch:guest-tests-virt-smp4:8M"], 0,
+     [r"smp: 4 of 4 harts online", r"tests: \d+ kernel tests", r"PASS storage_map_fault",
+      r"PASS memobj_one_request_per_page", r"\n(\d+) passed, 0 failed", threads_on_every_hart(4),
+      r"NewSys: shutdown \(ok"]),
+    ("fuzz-smp4-seed-3", ["--smp", "4", "--init", "fuzztest", "--append", "seed=3 calls=100000"], 0,
+     [r"PASS the fuzzer made \d+ of 100000", r"PASS worker results", r"PASS every bank came back",
+      r"PASS the kernel still answers", r"\n5 passed, 0 failed", r"NewSys: shutdown \(ok"]),
     ("guest-tests-sifive_u", ["--machine", "sifive_u", "--init", "tests", "--append",
                               "ramdisk=1M"], 0,
      [r"tests: \d+ kernel tests", r"\n(\d+) passed, 0 failed", r"NewSys: shutdown \(ok"]),
@@ -869,7 +894,8 @@ def run_gdb_case(case):
 
 
 # Cases that need longer than TIMEOUT (seconds).
-SLOW = {"fuzz-seed-1": 240, "fuzz-seed-2": 240, "sifive_u-ramdisk-pageout": 120}
+SLOW = {"fuzz-seed-1": 240, "fuzz-seed-2": 240, "sifive_u-ramdisk-pageout": 120,
+        "guest-tests-virt-smp4": 180, "fuzz-smp4-seed-3": 240}
 
 
 def scratch_image(spec):

@@ -33,6 +33,12 @@ struct hart {
     uint64_t next_tick;
     struct sched *sched;      /* this hart's run queues */
     struct thread *fpu_owner; /* whose state the FP registers hold */
+    /* The thread in user mode here, or NULL: set before the kernel lock
+     * is let go on the way out, cleared before it is taken on the way in,
+     * so another hart can wait for it to be still (docs/smp.md). */
+    struct thread *user_thread;
+    unsigned threads;   /* threads whose home this hart is */
+    uint64_t satp_root; /* the page-table root in satp (aspace.c) */
 };
 
 _Static_assert(offsetof(struct hart, scratch) == HART_OFF_SCRATCH0, "trap entry layout");

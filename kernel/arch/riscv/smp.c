@@ -12,6 +12,7 @@
 #include "kernel/boot/platform.h"
 #include "kernel/console/console.h"
 #include "kernel/core/kmem.h"
+#include "kernel/core/sched.h"
 #include "sbi/sbi.h"
 
 #define SECONDARY_STACK_PAGES   4 /* as the boot stack: 16 KiB */
@@ -42,6 +43,21 @@ static struct {
 
 _Noreturn void secondary_main(struct hart *h);
 
+static volatile uint32_t go; /* smp_release: the scheduler may start */
+static struct sched scheds[PLATFORM_MAX_HARTS];
+
+/* Past the boot: this hart's own run queues and tick, then the scheduler
+ * (idle until a thread is placed here). */
+static _Noreturn void secondary_run(struct hart *h)
+{
+    sched_init(&scheds[h->index]);
+    h->sched = &scheds[h->index];
+    timer_init(h, smp_timebase_hz);
+    csr_set(sie, SIE_SSIE);
+    kernel_lock(h);
+    sched_run(h);
+}
+
 _Noreturn void secondary_main(struct hart *h)
 {
     asm volatile("fence rw, rw" ::: "memory");
@@ -50,6 +66,10 @@ _Noreturn void secondary_main(struct hart *h)
      * and we look at sip ourselves instead of taking a trap. */
     csr_write(sie, SIE_SSIE);
     for (;;) {
+        if (go) {
+            asm volatile("fence rw, rw" ::: "memory");
+            secondary_run(h);
+        }
         asm volatile("wfi");
         if (csr_read(sip) & SIE_SSIE) {
             csr_clear(sip, SIE_SSIE);
@@ -166,6 +186,14 @@ bool smp_call(struct hart *h, void (*fn)(struct hart *h, void *arg), void *arg)
     calls[i].seq = seq;
     asm volatile("fence rw, rw" ::: "memory");
     return sbi_send_ipi(1, h->hartid) == 0 && wait_for(&calls[i].done, seq, smp_timebase_hz);
+}
+
+void smp_release(void)
+{
+    asm volatile("fence rw, rw" ::: "memory");
+    go = 1;
+    for (unsigned i = 1; i < online_count; i++)
+        sbi_send_ipi(1, online[i]->hartid);
 }
 
 unsigned smp_online(void)

@@ -32,6 +32,10 @@ bool smp_call(struct hart *h, void (*fn)(struct hart *h, void *arg), void *arg);
 /* selftest=tlb: a translation another hart holds goes when tlb.c says. */
 bool smp_selftest_tlb(void);
 
+/* The boot is over (the caller holds the kernel lock): the other harts
+ * start their schedulers. */
+void smp_release(void);
+
 /* Harts running the kernel now (the boot hart included). */
 unsigned smp_online(void);
 struct hart *smp_hart(unsigned i);

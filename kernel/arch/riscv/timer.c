@@ -5,6 +5,7 @@
 #include "kernel/arch/riscv/csr.h"
 #include "kernel/arch/riscv/hart.h"
 #include "kernel/arch/riscv/irq.h"
+#include "kernel/arch/riscv/smp.h"
 #include "kernel/core/sched.h"
 #include "memobj/memobj.h"
 #include "sbi/sbi.h"
@@ -31,7 +32,8 @@ void timer_interrupt(struct hart *h)
     sbi_set_timer(h->next_tick);
     if (h->sched) {
         sched_tick(h->sched, now);
-        memobj_tick(h, now);
+        if (h->index == smp_hart(0)->index) /* pageout's clock: one hart is enough */
+            memobj_tick(h, now);
     }
 }
 

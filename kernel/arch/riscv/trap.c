@@ -96,6 +96,9 @@ void trap_handler(struct trap_frame *tf)
         case IRQ_S_EXT:
             plic_dispatch(h);
             return;
+        case IRQ_S_SOFT: /* another hart: the idle loop looks at its queue */
+            csr_clear(sip, SIE_SSIE);
+            return;
         default:
             panic_trap(tf, "unexpected interrupt");
         }

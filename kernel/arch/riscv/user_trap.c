@@ -54,6 +54,12 @@ _Noreturn void user_trap(struct user_context *ctx, unsigned long scause, unsigne
 {
     struct hart *h = ctx->hart;
     struct thread *t = thread_of_ctx(ctx);
+    bool smp = sched_smp;
+    if (smp) {
+        /* Still from here on: another hart may now change t (sched_still). */
+        __atomic_store_n(&h->user_thread, NULL, __ATOMIC_RELEASE);
+        kernel_lock_smp(h);
+    }
 
     if (scause & SCAUSE_INTERRUPT) {
         switch (scause & ~SCAUSE_INTERRUPT) {
@@ -63,9 +69,16 @@ _Noreturn void user_trap(struct user_context *ctx, unsigned long scause, unsigne
         case IRQ_S_EXT:
             plic_dispatch(h);
             break;
+        case IRQ_S_SOFT: /* another hart: look at the run queue */
+            csr_clear(sip, SIE_SSIE);
+            break;
         default:
             break;
         }
+    } else if (smp && sched_of(h)->current != t) {
+        /* Suspended, stopped or destroyed from another hart while it ran:
+         * the exception is not handled (a system call is taken again
+         * when the thread resumes - sepc did not move on). */
     } else {
         switch (scause) {
         case EXC_ECALL_U:
