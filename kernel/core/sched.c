@@ -38,6 +38,9 @@ void sched_go_smp(struct hart *boot)
     if (smp_online() < 2)
         return;
     sched_smp = true;
+    /* IPIs from now on mean "look at your queue" here too: without SSIE a
+     * remote wake-up would wait for the next tick (and wfi for nothing). */
+    csr_set(sie, SIE_SSIE);
     klock_acquire(&kernel_klock, (int)boot->index);
     smp_release();
 }
@@ -70,8 +73,13 @@ void sched_kick(struct hart *h)
 
 void sched_make_runnable(struct thread *t)
 {
-    sched_ready(sched_home(t), t);
-    if (t->home)
+    struct sched *s = sched_home(t);
+    sched_ready(s, t);
+    /* Tell its hart when that is idle or runs something less urgent; else
+     * it picks t when its thread blocks or its slice ends. (We hold the
+     * lock, so that hart is in user mode, waiting for the lock - it picks
+     * again when it has it - or idle.) */
+    if (t->home && (!s->current || s->current->prio < t->prio))
         sched_kick(t->home);
 }
 
