@@ -36,7 +36,7 @@ struct ns_bootinfo {
     uint64_t initrd_offset;
     uint64_t cspace_slots;
     uint64_t timebase_hz;
-    uint64_t hart_count;
+    uint64_t hart_count; /* harts that run threads: indices 0 .. hart_count - 1, 0 the boot hart */
     char cmdline[256];
     uint64_t disk_count; /* keys at NS_SLOT_DISK0 .. + disk_count - 1 */
     struct {

@@ -50,7 +50,8 @@ enum ns_syscall {
     NS_SYS_THREAD_RESUME = 23,   /* (thread) */
     NS_SYS_THREAD_SET_PRIO = 24, /* (thread, priority <= caller's) */
     NS_SYS_THREAD_SET_REGS = 25, /* (thread, pc, sp, a0) of a suspended thread */
-    NS_SYS_THREAD_INFO = 26,     /* (thread) -> a1 state, a2 priority */
+    NS_SYS_THREAD_INFO = 26,     /* (thread) -> a1 state, a2 priority, a3 hart index (or -1
+                                    before it starts) */
 
     NS_SYS_NOP = 27,          /* () does nothing: the null system call */
     NS_SYS_CAP_TRANSFER = 28, /* (src, cspace, dst, rights mask): copy into the space named
@@ -128,6 +129,8 @@ enum ns_syscall {
                                      blocks until the device has it (not yet durable) */
     NS_SYS_DISKRANGE_FLUSH = 67,  /* (key) WRITE right: blocks until every write completed
                                      before it is durable */
+    NS_SYS_THREAD_SET_HART = 68, /* (thread, hart index < bootinfo hart_count) WRITE right, before
+                                    it starts: the hart it will run on (else the least loaded) */
 
     NS_SYS_COUNT
 };

@@ -35,6 +35,7 @@
 #include "include/newsys/bootinfo.h"
 #include "kernel/arch/riscv/csr.h"
 #include "kernel/arch/riscv/hart.h"
+#include "kernel/arch/riscv/smp.h"
 #include "kernel/arch/riscv/vm.h"
 #include "kernel/boot/initrd.h"
 #include "kernel/boot/platform.h"
@@ -260,7 +261,7 @@ bool rootproc_start(struct hart *h, const struct platform *p, const struct initr
     bi->initrd_offset = ro.offset;
     bi->cspace_slots = ROOT_CSPACE_SLOTS;
     bi->timebase_hz = p->timebase_hz;
-    bi->hart_count = p->hart_count;
+    bi->hart_count = smp_online();
     size_t n = strnlen(p->bootargs, sizeof(bi->cmdline) - 1);
     memcpy(bi->cmdline, p->bootargs, n);
 

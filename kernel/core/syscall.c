@@ -320,11 +320,15 @@ static enum ns_error do_thread_set_regs(struct args *a)
 }
 static enum ns_error do_thread_info(struct args *a)
 {
-    uint64_t state, prio;
-    enum ns_error e = sys_thread_info(a->t, A0, &state, &prio);
+    uint64_t state, prio, hart;
+    enum ns_error e = sys_thread_info(a->t, A0, &state, &prio, &hart);
     if (e == NS_OK)
-        A1 = state, A2 = prio;
+        A1 = state, A2 = prio, A3 = hart;
     return e;
+}
+static enum ns_error do_thread_set_hart(struct args *a)
+{
+    return sys_thread_set_hart(a->t, A0, A1);
 }
 
 /* IPC calls write their own results: at once, or when the thread is woken
@@ -552,6 +556,7 @@ static const syscall_fn syscalls[NS_SYS_COUNT] = {
     [NS_SYS_MEMOBJ_SYNC] = do_memobj_sync,
     [NS_SYS_DISKRANGE_WRITE] = do_diskrange_write,
     [NS_SYS_DISKRANGE_FLUSH] = do_diskrange_flush,
+    [NS_SYS_THREAD_SET_HART] = do_thread_set_hart,
     [NS_SYS_MEMOBJ_PRELOAD] = do_memobj_preload,
     [NS_SYS_MEMOBJ_SET_DEADLINE] = do_memobj_set_deadline,
     [NS_SYS_MEMOBJ_SET_CLUSTER] = do_memobj_set_cluster,

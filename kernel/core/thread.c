@@ -7,6 +7,7 @@
 #include "kernel/arch/riscv/csr.h"
 #include "kernel/arch/riscv/fpu.h"
 #include "kernel/arch/riscv/hart.h"
+#include "kernel/arch/riscv/smp.h"
 #include "kernel/arch/riscv/uaccess.h"
 #include "kernel/console/console.h"
 #include "kernel/core/aspace.h"
@@ -253,7 +254,8 @@ enum ns_error sys_thread_write_regs(struct thread *self, uint64_t slot, uint64_t
     return NS_OK;
 }
 
-enum ns_error sys_thread_info(struct thread *self, uint64_t slot, uint64_t *state, uint64_t *prio)
+enum ns_error sys_thread_info(struct thread *self, uint64_t slot, uint64_t *state, uint64_t *prio,
+                              uint64_t *hart)
 {
     struct thread *t;
     enum ns_error e = lookup_thread(self, slot, NS_RIGHT_READ, &t);
@@ -261,5 +263,30 @@ enum ns_error sys_thread_info(struct thread *self, uint64_t slot, uint64_t *stat
         return e;
     *state = t->state;
     *prio = t->prio;
+    *hart = (uint64_t)-1;
+    for (unsigned i = 0; t->home && i < smp_online(); i++)
+        if (smp_hart(i) == t->home)
+            *hart = i;
+    return NS_OK;
+}
+
+enum ns_error sys_thread_set_hart(struct thread *self, uint64_t slot, uint64_t index)
+{
+    struct thread *t;
+    enum ns_error e = lookup_thread(self, slot, NS_RIGHT_WRITE, &t);
+    if (e != NS_OK)
+        return e;
+    if (index >= smp_online())
+        return NS_ERR_RANGE;
+    /* Only before its start: a thread never moves once it ran (its FP
+     * state may be live in its hart's registers). */
+    if (t->state != THREAD_INACTIVE || t->home)
+        return NS_ERR_BAD_STATE;
+    struct hart *h = smp_hart((unsigned)index);
+    if (!h->sched)
+        return NS_ERR_BAD_STATE; /* not scheduling yet (the boot is not over) */
+    t->home = h;
+    h->threads++;
+    h->sched->placed++;
     return NS_OK;
 }

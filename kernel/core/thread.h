@@ -93,7 +93,10 @@ enum ns_error sys_thread_set_regs(struct thread *self, uint64_t slot, uint64_t p
                                   uint64_t a0);
 enum ns_error sys_thread_read_regs(struct thread *self, uint64_t slot, uint64_t uptr);
 enum ns_error sys_thread_write_regs(struct thread *self, uint64_t slot, uint64_t uptr);
-enum ns_error sys_thread_info(struct thread *self, uint64_t slot, uint64_t *state, uint64_t *prio);
+enum ns_error sys_thread_info(struct thread *self, uint64_t slot, uint64_t *state, uint64_t *prio,
+                              uint64_t *hart);
+/* The hart a thread not yet started will run on (docs/smp.md). */
+enum ns_error sys_thread_set_hart(struct thread *self, uint64_t slot, uint64_t index);
 
 static inline struct thread *thread_of_ctx(struct user_context *ctx)
 {

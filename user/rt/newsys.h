@@ -202,6 +202,21 @@ static inline long ns_thread_info(unsigned long t, unsigned long *state, unsigne
         *prio = r.err ? 0 : r.v2;
     return r.err;
 }
+/* The hart index (0 .. ns_bootinfo->hart_count - 1) a thread runs on,
+ * -1 before it starts. */
+static inline long ns_thread_hart(unsigned long t, long *hart)
+{
+    struct ns_ret r = ns_syscall(NS_SYS_THREAD_INFO, t, 0, 0, 0, 0, 0);
+    if (hart)
+        *hart = r.err ? -1 : (long)r.v3;
+    return r.err;
+}
+/* Before it starts: run the thread on hart `index` instead of the least
+ * loaded one. */
+static inline long ns_thread_set_hart(unsigned long t, unsigned long index)
+{
+    return ns_syscall(NS_SYS_THREAD_SET_HART, t, index, 0, 0, 0, 0).err;
+}
 
 /* IPC. A message: the info word, the four register words, and (on
  * receive) the badge of the capability it was sent through. Longer
