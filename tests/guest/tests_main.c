@@ -1348,8 +1348,8 @@ static void test_memobj_manager_dies(void)
     CHECK_OK(
         ns_thread_create(NS_SLOT_ROOT_BANK, S_CLIENT, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
     CHECK_OK(ns_thread_set_fault_handler(S_CLIENT, S_MO_EP));
-    CHECK_OK(start_fn_here(S_CLIENT, (void (*)(unsigned long))(void *)read_page0,
-                                make_stack(1), 0));
+    CHECK_OK(
+        start_fn_here(S_CLIENT, (void (*)(unsigned long))(void *)read_page0, make_stack(1), 0));
     ns_sleep_us(10000); /* it waits for the page */
     CHECK_OK(ns_bank_destroy(S_BANK));
     CHECK_OK(ns_recv(S_MO_EP, &m));
