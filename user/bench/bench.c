@@ -1255,6 +1255,155 @@ static unsigned run_throughput(const char *only, unsigned runs)
     return failed;
 }
 
+/* ---- scaling: wall clock with 1, 2 and 4 harts busy --------------------
+ *
+ * `bench_group=scaling` on a machine of several harts (scripts/bench boots
+ * it with --smp 4, no icount): the same work on k harts at once, one
+ * worker (or client-server pair) placed on each, for k = 1, 2, 4, as
+ * operations a second summed over the workers (medians of SC_RUNS runs).
+ * Under TCG each hart is a host thread on however many cores the host
+ * has (2 here), so beyond that count the figures say as much about the
+ * host as about the kernel lock: noisy, and read against each other. */
+
+#define SC_MAX_HARTS 4
+#define SC_RUNS      5
+#define SC_PAGES     64   /* a minor-fault worker maps, touches and unmaps these */
+#define SC_ROUNDS    4    /* ... this many times a run */
+#define SC_CALLS     1000 /* round trips of an IPC client a run */
+#define SC_VA(i)     (0x50000000ull + (uint64_t)(i)*0x1000000ull)
+enum { S_SC_THREAD = 80, S_SC_SERVER = 88, S_SC_EP = 96, S_SC_END = 104 };
+
+static uint64_t sc_stack[2 * SC_MAX_HARTS][1024] __attribute__((aligned(16)));
+static volatile unsigned sc_go, sc_done;
+static volatile long sc_error;
+
+static void sc_fault_worker(unsigned long i)
+{
+    while (!sc_go)
+        ;
+    for (unsigned r = 0; r < SC_ROUNDS && !sc_error; r++) {
+        long e =
+            ns_memobj_map(NS_SLOT_SELF_ASPACE, S_MO, SC_VA(i), 0, SC_PAGES, NS_RIGHT_READ, NULL);
+        for (unsigned p = 0; e == NS_OK && p < SC_PAGES; p++)
+            (void)*(volatile uint64_t *)(uintptr_t)(SC_VA(i) + p * 4096ull);
+        if (e == NS_OK)
+            e = ns_memobj_unmap(NS_SLOT_SELF_ASPACE, SC_VA(i), SC_PAGES);
+        if (e != NS_OK)
+            sc_error = e;
+    }
+    __atomic_fetch_add(&sc_done, 1, __ATOMIC_RELEASE);
+    ns_thread_exit();
+}
+
+static void sc_client(unsigned long i)
+{
+    while (!sc_go)
+        ;
+    for (unsigned c = 0; c < SC_CALLS && !sc_error; c++) {
+        struct ns_msg m = {.info = NS_MSG_INFO(1, 0, 0)};
+        long e = ns_call(S_SC_EP + i, &m);
+        if (e != NS_OK)
+            sc_error = e;
+    }
+    __atomic_fetch_add(&sc_done, 1, __ATOMIC_RELEASE);
+    ns_thread_exit();
+}
+
+/* Thread `slot` running fn(arg) on hart `hart`, a priority below ours (so
+ * that our sleeps are what lets a worker on our hart run). */
+static long sc_start(unsigned long slot, void (*fn)(unsigned long), unsigned long arg,
+                     unsigned hart, unsigned stack)
+{
+    unsigned long prio;
+    long e = ns_thread_info(NS_SLOT_SELF_THREAD, NULL, &prio);
+    if (e == NS_OK)
+        e = ns_thread_create(NS_SLOT_ROOT_BANK, slot, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE);
+    if (e == NS_OK)
+        e = ns_thread_set_hart(slot, hart);
+    if (e == NS_OK)
+        e = ns_thread_set_prio(slot, prio - 1);
+    if (e == NS_OK)
+        e = ns_thread_start_fn(slot, fn, (uint64_t)(uintptr_t)&sc_stack[stack][1024], arg);
+    return e;
+}
+
+/* One run with k harts busy: ops a second, or 0 on an error. */
+static uint64_t sc_run(bool ipc, unsigned k)
+{
+    sc_go = sc_done = 0;
+    sc_error = 0;
+    long e = NS_OK;
+    for (unsigned i = 0; i < k && e == NS_OK; i++) {
+        if (ipc) {
+            e = ns_endpoint_create(NS_SLOT_ROOT_BANK, S_SC_EP + i);
+            if (e == NS_OK)
+                e = sc_start(S_SC_SERVER + i, echo_server, S_SC_EP + i, i, SC_MAX_HARTS + i);
+            if (e == NS_OK)
+                e = sc_start(S_SC_THREAD + i, sc_client, i, i, i);
+        } else {
+            e = sc_start(S_SC_THREAD + i, sc_fault_worker, i, i, i);
+        }
+    }
+    uint64_t t0 = ns_clock_us(), t1 = t0;
+    if (e == NS_OK) {
+        sc_go = 1;
+        while (__atomic_load_n(&sc_done, __ATOMIC_ACQUIRE) < k)
+            ns_sleep_us(1000);
+        t1 = ns_clock_us();
+    }
+    for (unsigned s = S_SC_THREAD; s < S_SC_END; s++)
+        ns_cap_delete(s);
+    if (e != NS_OK || sc_error) {
+        printf("bench: scaling %s on %u harts failed: %s\n", ipc ? "ipc" : "faults", k,
+               ns_strerror(e != NS_OK ? e : sc_error));
+        return 0;
+    }
+    uint64_t ops = (uint64_t)k * (ipc ? SC_CALLS : SC_ROUNDS * SC_PAGES);
+    return ops * 1000000 / (t1 > t0 ? t1 - t0 : 1);
+}
+
+static unsigned run_scaling(void)
+{
+    unsigned harts = (unsigned)ns_bootinfo->hart_count, failed = 0;
+    printf("bench: scaling over %u harts, wall clock, %u runs each\n", harts, SC_RUNS);
+    ns_touch(sc_stack, sizeof(sc_stack), 1);
+    long e = memobj_setup(16);
+    if (e == NS_OK)
+        e = make_resident();
+    if (e != NS_OK) {
+        printf("bench: scaling set-up failed: %s\n", ns_strerror(e));
+        clear_slots();
+        return 1;
+    }
+    static const unsigned ks[] = {1, 2, 4};
+    for (int ipc = 0; ipc < 2; ipc++)
+        for (unsigned j = 0; j < 3; j++) {
+            unsigned k = ks[j];
+            if (k > harts || k > SC_MAX_HARTS)
+                continue;
+            uint64_t s[SC_RUNS];
+            unsigned n = 0;
+            for (unsigned r = 0; r < SC_RUNS; r++) {
+                uint64_t v = sc_run(ipc, k);
+                if (!v)
+                    break;
+                s[n++] = v;
+            }
+            if (n < SC_RUNS) {
+                failed++;
+                continue;
+            }
+            qsort(s, n, sizeof(*s), cmp_u64);
+            printf("BENCH {\"name\": \"scaling_%s_%uharts\", \"median\": %lu, \"min\": %lu, "
+                   "\"max\": %lu, \"n\": %u, \"unit\": \"%s\"}\n",
+                   ipc ? "ipc_round_trips" : "minor_faults", k, (unsigned long)s[(n - 1) / 2],
+                   (unsigned long)s[0], (unsigned long)s[n - 1], n,
+                   ipc ? "round trips/s" : "faults/s");
+        }
+    clear_slots();
+    return failed;
+}
+
 /* What an empty rdinstret pair counts (1 on QEMU: the first read itself):
  * the least of many, so a timer interrupt in one of them does not count. */
 static uint64_t measure_pair_cost(void)
@@ -1283,6 +1432,12 @@ int main(void)
     const char *group = cmdline_word("bench_group=");
     unsigned n_override = n_word ? (unsigned)strtoul(n_word, NULL, 10) : 0;
     unsigned failed = 0;
+    if (group && word_is(group, "scaling")) {
+        failed = run_scaling();
+        printf("bench: done, %u failed\n", failed);
+        ns_shutdown(NS_SLOT_MACHINE, failed ? 1 : 0);
+        return 1;
+    }
     if (group && word_is(group, "throughput")) {
         unsigned runs = n_override ? n_override : TP_RUNS;
         failed = run_throughput(only, runs < TP_MAX_RUNS ? runs : TP_MAX_RUNS);
