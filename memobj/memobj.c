@@ -174,15 +174,33 @@ static void memobj_release_memory(struct memobj *mo)
 struct unmap_ctx {
     struct aspace *as;
     uint64_t obj_page, va;
+    uint64_t lo, hi; /* the PTEs cleared, [lo, hi): flushed once at the end */
 };
 
 static bool unmap_visit(struct page_cache *pc, uint64_t page, struct cache_page *cp, void *ctx)
 {
     struct unmap_ctx *u = ctx;
     uint64_t va = u->va + (page - u->obj_page) * PAGE_SIZE;
-    if (page_cache_rmap_remove(pc, cp, u->as, va) == PC_OK)
-        aspace_unmap_page(u->as, va, NULL);
+    if (page_cache_rmap_remove(pc, cp, u->as, va) == PC_OK &&
+        aspace_unmap_page_noflush(u->as, va) == NS_OK) {
+        if (u->lo == u->hi)
+            u->lo = va;
+        u->hi = va + PAGE_SIZE;
+    }
     return true;
+}
+
+/* The PTEs of [obj_page, +npages) of a mapping at va go, with one TLB
+ * flush for the lot (one remote call per hart, not one per page): no frame
+ * is freed here, so the stale entries only live until the flush. */
+static void unmap_range(struct memobj *mo, struct aspace *as, uint64_t obj_page, uint64_t va,
+                        uint64_t npages)
+{
+    struct unmap_ctx u = {as, obj_page, va, 0, 0};
+    if (!mo->obj.live)
+        return;
+    page_cache_range(&mo->cache, obj_page, obj_page + npages, unmap_visit, &u);
+    aspace_flush_range(as, u.lo, (u.hi - u.lo) / PAGE_SIZE);
 }
 
 /* A range of a mapping left the tree (unmap, remap, teardown): drop the
@@ -191,10 +209,7 @@ static void map_removed(void *obj, uint64_t obj_page, uint64_t va, uint64_t npag
                         void *ctx)
 {
     (void)rights;
-    struct memobj *mo = obj;
-    struct unmap_ctx u = {ctx, obj_page, va};
-    if (mo->obj.live)
-        page_cache_range(&mo->cache, obj_page, obj_page + npages, unmap_visit, &u);
+    unmap_range(obj, ctx, obj_page, va, npages);
 }
 
 /* Protect narrowed a range: drop its PTEs; the next access maps again with
@@ -204,10 +219,7 @@ static void map_changed(void *obj, uint64_t obj_page, uint64_t va, uint64_t npag
 {
     (void)old_rights;
     (void)new_rights;
-    struct memobj *mo = obj;
-    struct unmap_ctx u = {ctx, obj_page, va};
-    if (mo->obj.live)
-        page_cache_range(&mo->cache, obj_page, obj_page + npages, unmap_visit, &u);
+    unmap_range(obj, ctx, obj_page, va, npages);
 }
 
 static const struct map_tree_ops map_ops_template = {

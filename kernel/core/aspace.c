@@ -254,6 +254,26 @@ enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
     return NS_OK;
 }
 
+enum ns_error aspace_unmap_page_noflush(struct aspace *as, uint64_t va)
+{
+    if (!user_range_ok(va, PAGE_SIZE) || (va & (PAGE_SIZE - 1)))
+        return NS_ERR_RANGE;
+    pte_t *e = leaf_entry(as, va);
+    if (!e || !pte_present(*e))
+        return NS_ERR_RANGE;
+    *e = 0;
+    as->mapped_pages--;
+    return NS_OK;
+}
+
+void aspace_flush_range(struct aspace *as, uint64_t va, uint64_t npages)
+{
+    if (npages == 1)
+        tlb_flush_page(as->harts, as->asid, va);
+    else if (npages)
+        tlb_flush_range(as->harts, as->asid, va, npages * PAGE_SIZE);
+}
+
 void *aspace_user_page(struct aspace *as, uint64_t va, bool write)
 {
     /* Through the direct map, so an aged entry serves as well as any:

@@ -36,6 +36,11 @@ enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint3
  * there already, NS_ERR_NO_QUOTA when a page table cannot be charged. */
 enum ns_error aspace_enter(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights);
 enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa);
+/* aspace_unmap_page without the TLB flush, for a caller that unmaps a
+ * range and then flushes it once (aspace_flush_range) before any frame
+ * of it can be reused. */
+enum ns_error aspace_unmap_page_noflush(struct aspace *as, uint64_t va);
+void aspace_flush_range(struct aspace *as, uint64_t va, uint64_t npages);
 /* Forget this hart's TLB entry for va in as (a stale one faulted). */
 void aspace_flush_page(struct aspace *as, uint64_t va);
 void aspace_activate(struct aspace *as);

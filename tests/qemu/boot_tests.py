@@ -933,6 +933,9 @@ def run_case(case, verbose):
         raw, _ = p.communicate()
         status = 124
     out = raw.decode(errors="replace")
+    # A guest suite's own failures, named even when they scrolled out of
+    # the output's tail.
+    guest_fails = re.findall(r"^(?:FAIL \S+|    check failed: .*)$", out.replace("\r", ""), re.M)
     out = out.replace("\r", "")
     problems = []
     if status != want_status:
@@ -947,6 +950,8 @@ def run_case(case, verbose):
                 problems.append(f"expected {n} lines matching /{pat}/, got {got}")
         elif not re.search(exp, out):
             problems.append(f"missing /{exp}/")
+    if problems:
+        problems += [f"guest: {g.strip()}" for g in guest_fails[:10]]
     return name, problems, out, time.time() - t0
 
 

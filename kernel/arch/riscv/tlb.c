@@ -48,6 +48,25 @@ void tlb_remote(uint64_t harts, uint16_t asid, uint64_t start, uint64_t size)
     }
 }
 
+#define RANGE_PAGES_LOCAL 32 /* longer: flush the ASID rather than page by page */
+
+void tlb_flush_range(uint64_t harts, uint16_t asid, uint64_t va, uint64_t size)
+{
+    uint64_t self = tlb_this_hart();
+    if (harts & self) {
+        if (size > RANGE_PAGES_LOCAL * PAGE_SIZE && asid)
+            local_asid(asid);
+        else if (size > RANGE_PAGES_LOCAL * PAGE_SIZE)
+            sfence_vma_all();
+        else
+            for (uint64_t off = 0; off < size; off += PAGE_SIZE)
+                asm volatile("sfence.vma %0, %1" ::"r"(va + off), "r"((unsigned long)asid)
+                             : "memory");
+    }
+    if (harts & ~self)
+        tlb_remote(harts & ~self, asid, va, size);
+}
+
 void tlb_flush_asid(uint64_t harts, uint16_t asid)
 {
     if (harts & tlb_this_hart())

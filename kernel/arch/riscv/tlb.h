@@ -45,6 +45,10 @@ static inline void tlb_flush_page(uint64_t harts, uint16_t asid, uint64_t va)
         tlb_remote(harts & ~self, asid, va, PAGE_SIZE);
 }
 
+/* [va, va + size) of `asid` on the harts of `harts`: one remote call for
+ * the range, and this hart's entries page by page (or the whole ASID for a
+ * long range). */
+void tlb_flush_range(uint64_t harts, uint16_t asid, uint64_t va, uint64_t size);
 /* All of `asid` on the harts of `harts`. */
 void tlb_flush_asid(uint64_t harts, uint16_t asid);
 /* Everything, on every hart that has run a user space. */
