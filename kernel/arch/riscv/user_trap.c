@@ -75,10 +75,14 @@ _Noreturn void user_trap(struct user_context *ctx, unsigned long scause, unsigne
         default:
             break;
         }
-    } else if (smp && sched_of(h)->current != t) {
-        /* Suspended, stopped or destroyed from another hart while it ran:
-         * the exception is not handled (a system call is taken again
-         * when the thread resumes - sepc did not move on). */
+    } else if (smp && (sched_of(h)->current != t || !thread_can_run(t))) {
+        /* Suspended, stopped or destroyed from another hart while it ran
+         * or waited for the lock: the exception is not handled (a system
+         * call is taken again when the thread resumes - sepc did not move
+         * on). Its address or capability space may have gone meanwhile,
+         * too: then it stops here, before anything follows its pointers. */
+        if (sched_of(h)->current == t)
+            thread_stop(t, "its address space or capability space is gone");
     } else {
         switch (scause) {
         case EXC_ECALL_U:
