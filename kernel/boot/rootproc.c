@@ -291,9 +291,7 @@ bool rootproc_start(struct hart *h, const struct platform *p, const struct initr
     t->ctx.regs[10] = NS_BOOTINFO_VA;
     /* User mode (SPP = 0), interrupts on after sret (SPIE), FP off (lazy). */
     t->ctx.sstatus = SSTATUS_SPIE;
-    t->home = h; /* init starts on the boot hart */
-    h->threads++;
-    sched_of(h)->placed++;
+    sched_set_home(t, h); /* init starts on the boot hart */
     sched_ready(sched_of(h), t);
     kprintf("init: %s started from memory objects: initrd %lu pages (%lu lent in place), "
             "%lu pages of program segments mapped from it; image %lu pages; %lu pages mapped, %lu "

@@ -238,32 +238,31 @@ void aspace_flush_page(struct aspace *as, uint64_t va)
     tlb_flush_page(as->harts, as->asid, va);
 }
 
-enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
+static enum ns_error unmap_pte(struct aspace *as, uint64_t va, uint64_t *pa)
 {
     if (!user_range_ok(va, PAGE_SIZE) || (va & (PAGE_SIZE - 1)))
         return NS_ERR_RANGE;
     pte_t *e = leaf_entry(as, va);
     if (!e || !pte_present(*e))
         return NS_ERR_RANGE;
-    pte_t old = *e;
+    if (pa)
+        *pa = pte_pa(*e);
     *e = 0;
     as->mapped_pages--;
-    if (pa)
-        *pa = pte_pa(old);
-    tlb_flush_page(as->harts, as->asid, va);
     return NS_OK;
+}
+
+enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
+{
+    enum ns_error e = unmap_pte(as, va, pa);
+    if (e == NS_OK)
+        tlb_flush_page(as->harts, as->asid, va);
+    return e;
 }
 
 enum ns_error aspace_unmap_page_noflush(struct aspace *as, uint64_t va)
 {
-    if (!user_range_ok(va, PAGE_SIZE) || (va & (PAGE_SIZE - 1)))
-        return NS_ERR_RANGE;
-    pte_t *e = leaf_entry(as, va);
-    if (!e || !pte_present(*e))
-        return NS_ERR_RANGE;
-    *e = 0;
-    as->mapped_pages--;
-    return NS_OK;
+    return unmap_pte(as, va, NULL);
 }
 
 void aspace_flush_range(struct aspace *as, uint64_t va, uint64_t npages)

@@ -55,9 +55,14 @@ void sched_place(struct thread *t)
         if (h->sched && (!best || h->threads < best->threads))
             best = h;
     }
-    t->home = best ? best : hart_self();
-    t->home->threads++;
-    sched_of(t->home)->placed++;
+    sched_set_home(t, best ? best : hart_self());
+}
+
+void sched_set_home(struct thread *t, struct hart *h)
+{
+    t->home = h;
+    h->threads++;
+    sched_of(h)->placed++;
 }
 
 struct sched *sched_home(struct thread *t)

@@ -54,6 +54,8 @@ void sched_go_smp(struct hart *boot);
 /* Give a thread that is about to start a home hart: the online hart with
  * the fewest threads (the boot hart on a tie). */
 void sched_place(struct thread *t);
+/* Make `h` the home of `t`, which has none yet. */
+void sched_set_home(struct thread *t, struct hart *h);
 /* The run queues a thread belongs to: its home's. */
 struct sched *sched_home(struct thread *t);
 /* Make `t` runnable on its home, and tell that hart if it is another. */

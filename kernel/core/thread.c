@@ -285,8 +285,6 @@ enum ns_error sys_thread_set_hart(struct thread *self, uint64_t slot, uint64_t i
     struct hart *h = smp_hart((unsigned)index);
     if (!h->sched)
         return NS_ERR_BAD_STATE; /* not scheduling yet (the boot is not over) */
-    t->home = h;
-    h->threads++;
-    h->sched->placed++;
+    sched_set_home(t, h);
     return NS_OK;
 }

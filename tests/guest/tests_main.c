@@ -351,13 +351,17 @@ static uint64_t make_stack(unsigned i)
 }
 
 /* ns_thread_start_fn on our own hart (see start_thread_on). */
+/* Put thread `slot` (not started) on hart `hart`, -1 meaning ours. */
+static long place_thread(unsigned long slot, long hart)
+{
+    long e = hart < 0 ? ns_thread_hart(NS_SLOT_SELF_THREAD, &hart) : NS_OK;
+    return e == NS_OK ? ns_thread_set_hart(slot, (unsigned long)hart) : e;
+}
+
 static long start_fn_here(unsigned long slot, void (*fn)(unsigned long), uint64_t sp,
                           unsigned long arg)
 {
-    long hart;
-    long e = ns_thread_hart(NS_SLOT_SELF_THREAD, &hart);
-    if (e == NS_OK)
-        e = ns_thread_set_hart(slot, (unsigned long)hart);
+    long e = place_thread(slot, -1);
     if (e != NS_OK && e != NS_ERR_BAD_STATE) /* BAD_STATE: started already - start says so */
         return e;
     return ns_thread_start_fn(slot, fn, sp, arg);
@@ -518,10 +522,8 @@ static long start_thread_on(unsigned long slot, void (*fn)(unsigned long), unsig
                             unsigned stack, long hart)
 {
     long e = ns_thread_create(NS_SLOT_ROOT_BANK, slot, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE);
-    if (e == NS_OK && hart < 0)
-        e = ns_thread_hart(NS_SLOT_SELF_THREAD, &hart);
     if (e == NS_OK)
-        e = ns_thread_set_hart(slot, (unsigned long)hart);
+        e = place_thread(slot, hart);
     if (e == NS_OK)
         e = ns_thread_start_fn(slot, fn, make_stack(stack), arg);
     return e;

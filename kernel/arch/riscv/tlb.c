@@ -60,8 +60,7 @@ void tlb_flush_range(uint64_t harts, uint16_t asid, uint64_t va, uint64_t size)
             sfence_vma_all();
         else
             for (uint64_t off = 0; off < size; off += PAGE_SIZE)
-                asm volatile("sfence.vma %0, %1" ::"r"(va + off), "r"((unsigned long)asid)
-                             : "memory");
+                tlb_local_page(asid, va + off);
     }
     if (harts & ~self)
         tlb_remote(harts & ~self, asid, va, size);

@@ -34,13 +34,19 @@ void tlb_enter(uint64_t *harts);
 /* The harts of `others` (this one not among them), through SBI. */
 void tlb_remote(uint64_t others, uint16_t asid, uint64_t start, uint64_t size);
 
+/* This hart's entry for one page of `asid`. */
+static inline void tlb_local_page(uint16_t asid, uint64_t va)
+{
+    asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)asid) : "memory");
+}
+
 /* One page of `asid` on the harts of `harts`: inline, as every unmap and
  * write-protect takes it, and it seldom leaves this hart. */
 static inline void tlb_flush_page(uint64_t harts, uint16_t asid, uint64_t va)
 {
     uint64_t self = tlb_this_hart();
     if (harts & self)
-        asm volatile("sfence.vma %0, %1" ::"r"(va), "r"((unsigned long)asid) : "memory");
+        tlb_local_page(asid, va);
     if (harts & ~self)
         tlb_remote(harts & ~self, asid, va, PAGE_SIZE);
 }
