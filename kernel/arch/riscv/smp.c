@@ -1,5 +1,6 @@
 /* Secondary harts (see smp.h). */
 #include "kernel/arch/riscv/smp.h"
+#include "kernel/core/klock.h"
 
 #include <string.h>
 
@@ -204,4 +205,35 @@ unsigned smp_online(void)
 struct hart *smp_hart(unsigned i)
 {
     return i < online_count ? online[i] : NULL;
+}
+
+/* The kernel lock's sleep and wake-up (klock.h): an IPI, and wfi with only
+ * the software interrupt enabled. A trap waiting for the lock very often
+ * has an interrupt pending - its own cause (the timer, an IPI) is cleared
+ * only by its handler, under the lock - and wfi would return at once.
+ * Dropping a pending IPI here loses nothing: an IPI asks a hart to enter
+ * the kernel and look at its run queue, which this hart, waiting for the
+ * lock, is doing; the timer and the PLIC stay pending until sie is back. */
+void klock_park_prepare(int who)
+{
+    (void)who;
+    csr_clear(sip, SIE_SSIE);
+}
+
+void klock_park(int who)
+{
+    (void)who;
+    unsigned long enabled = csr_read(sie);
+    csr_write(sie, SIE_SSIE);
+    asm volatile("wfi" ::: "memory");
+    csr_write(sie, enabled);
+}
+
+void klock_unpark(int who)
+{
+    for (unsigned i = 0; i < online_count; i++)
+        if ((int)online[i]->index == who) {
+            sbi_send_ipi(1, online[i]->hartid);
+            return;
+        }
 }
