@@ -1007,6 +1007,11 @@ static bool write_run(struct memobj *mo, uint64_t first, struct cache_page **cps
         bank_uncharge(mo->obj.bank, sizeof(struct map_io));
         return false;
     }
+    /* The run's PTEs lose their write right everywhere before the device
+     * reads the pages: one shootdown per space for the run, done when the
+     * batch ends - a store through a stale entry after the DMA read would
+     * be lost. */
+    aspace_batch_begin();
     for (uint32_t i = 0; i < n; i++) {
         struct cache_page *cp = cps[i];
         cp->flags &= ~PC_DIRTY;
@@ -1016,6 +1021,7 @@ static bool write_run(struct memobj *mo, uint64_t first, struct cache_page **cps
         io->segs[i].pa = cp->pa;
         io->segs[i].len = PAGE_SIZE;
     }
+    aspace_batch_end();
     io_fill(io, mo, BLK_OP_WRITE, map_write_done, first, n, w, sizeof(struct map_io));
     mo->writes_inflight++;
     mo->map_writes++;
@@ -1033,6 +1039,7 @@ static void map_write_done(struct blk_request *rq)
     mo->writes_inflight--;
     pageout_writes_inflight--;
     uint64_t freed = 0;
+    aspace_batch_begin(); /* the run's pages unmapped, one shootdown, then freed */
     for (uint32_t i = 0; i < io->pages; i++) {
         uint64_t pa = io->segs[i].pa;
         struct cache_page *cp =
@@ -1052,7 +1059,7 @@ static void map_write_done(struct blk_request *rq)
                 uint64_t page = io->first_page + i;
                 page_cache_rmap_clear(&mo->cache, cp, rmap_unmap, NULL);
                 if (page_leaving(mo, cp) && page_cache_remove(&mo->cache, page, 0, NULL) == PC_OK) {
-                    kmem_page_free(pa_to_va(pa));
+                    aspace_free_after_flush(pa);
                     bank_uncharge(mo->obj.bank, PAGE_SIZE);
                     freed++;
                 }
@@ -1061,6 +1068,7 @@ static void map_write_done(struct blk_request *rq)
         }
         cp->flags &= ~MEMOBJ_PAGE_RECLAIM;
     }
+    aspace_batch_end();
     if (io->charge)
         bank_uncharge(mo->obj.bank, io->charge);
     uint32_t n = io->pages;
@@ -1378,7 +1386,7 @@ static bool drop_clean(struct memobj *mo, uint64_t page, struct cache_page *cp)
     page_leaving(mo, cp);
     if (page_cache_remove(&mo->cache, page, 0, NULL) != PC_OK)
         return false;
-    kmem_page_free(pa_to_va(pa));
+    aspace_free_after_flush(pa);
     bank_uncharge(mo->obj.bank, PAGE_SIZE);
     return true;
 }
@@ -1515,7 +1523,8 @@ static enum clock_action clock_reclaim(struct cache_page *cp, void *ctx, uint64_
     /* Dirty: write it back with the dirty pages around it under the same
      * key (pageout writes in runs, as the fault path reads). */
     struct write_ctx c;
-    uint64_t page = cp->page, free_before = kmem_free_pages();
+    /* Frames a batch holds until its flush count as freed. */
+    uint64_t page = cp->page, free_before = kmem_free_pages() + aspace_frees_owed();
     uint64_t lo = page > MAP_IO_MAX_PAGES / 2 ? page - MAP_IO_MAX_PAGES / 2 : 0;
     write_dirty(mo, lo, lo + MAP_IO_MAX_PAGES, true, &c);
     /* The whole run counts toward what the sweep wants, or it would write
@@ -1526,7 +1535,8 @@ static enum clock_action clock_reclaim(struct cache_page *cp, void *ctx, uint64_
      * writes in flight, counting runs and counting victims measured the
      * same: pageout_write_mbps 97-107 either way.) */
     if (page_cache_lookup(&mo->cache, page) != cp) {
-        uint64_t now = kmem_free_pages(); /* the run's records may have taken a page */
+        /* the run's records may have taken a page */
+        uint64_t now = kmem_free_pages() + aspace_frees_owed();
         *pages = now > free_before ? now - free_before : 1;
         return CLOCK_FREED;
     }
@@ -1565,6 +1575,8 @@ static uint64_t reclaim_pages(uint64_t want)
     if (sweeping)
         return 0;
     sweeping = true;
+    /* Evictions of the sweep are shot down together (aspace.h). */
+    aspace_batch_begin();
     struct clock_result r;
     /* Bounded work per call (interrupts are off): a few pages looked at
      * per page wanted, the next fault or tick going on from there - unless
@@ -1583,11 +1595,12 @@ static uint64_t reclaim_pages(uint64_t want)
         r.referenced += more.referenced;
     }
     if (r.scanned)
-        aspace_flush_all(); /* the accessed bits cleared: one flush for the batch */
+        aspace_age_flush(); /* the accessed bits cleared: other harts at their tick */
     /* Nothing on the clock could go (not merely used lately) and nothing
      * is on its way out: the maps' own frames are what is left to give. */
     if (r.freed == 0 && r.writing == 0 && r.referenced == 0 && pageout_writes_inflight == 0)
         memobj_discard_all_maps();
+    aspace_batch_end();
     sweeping = false;
     return r.freed;
 }
@@ -1688,15 +1701,10 @@ static int map_cached(struct memobj *mo, struct cache_page *cp, struct aspace *a
             /* The first store to a clean page: now it may write; or a page
              * the clock aged, on hardware that faults rather than set the
              * accessed bit. The reverse-map entry stays; only the PTE
-             * changes (aspace_enter sets A and D). */
+             * changes, in place and without a shootdown (aspace_grant). */
             if (!first_store)
                 mo->accessed_faults++;
-            aspace_unmap_page(as, vpage, NULL);
-            if (aspace_enter(as, vpage, cp->pa, rights) != NS_OK) {
-                page_cache_rmap_remove(&mo->cache, cp, as, vpage);
-                *aux = NS_ERR_NO_QUOTA;
-                return NS_FAULT_MANAGER;
-            }
+            aspace_grant(as, vpage, cp->pa, rights);
             return 0;
         }
         aspace_flush_page(as, vpage);

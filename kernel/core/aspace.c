@@ -106,6 +106,9 @@ enum ns_error aspace_init(struct aspace *as)
     as->asid = asid_alloc();
     as->mapped_pages = 0;
     as->harts = 0;
+    as->owed_hi = 0;
+    as->owed_next = NULL;
+    as->flush_on_entry = 0;
     memobj_aspace_init(as);
     return NS_OK;
 }
@@ -235,7 +238,24 @@ enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint3
 
 void aspace_flush_page(struct aspace *as, uint64_t va)
 {
-    tlb_flush_page(as->harts, as->asid, va);
+    tlb_local_page(as->asid, va);
+}
+
+static void flush_or_owe(struct aspace *as, uint64_t va);
+
+enum ns_error aspace_grant(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights)
+{
+    pte_t *e = leaf_entry(as, va);
+    if (!e || !pte_present(*e) || pte_pa(*e) != pa)
+        return NS_ERR_RANGE;
+    pte_t old = pte_logical(*e);
+    pte_t now = pte_make(pa, PTE_V | PTE_U | PTE_A | PTE_D | pte_rights[rights & 7]);
+    *e = now;
+    if (old & (PTE_R | PTE_W | PTE_X) & ~now)
+        flush_or_owe(as, va); /* a right taken away: everywhere */
+    else
+        tlb_local_page(as->asid, va);
+    return NS_OK;
 }
 
 static enum ns_error unmap_pte(struct aspace *as, uint64_t va, uint64_t *pa)
@@ -252,11 +272,120 @@ static enum ns_error unmap_pte(struct aspace *as, uint64_t va, uint64_t *pa)
     return NS_OK;
 }
 
+/* The harts that must forget a translation of `as` now: this one if it
+ * ran the space, and those whose satp holds it. Another hart that ran it
+ * but has moved to another space's table cannot use its entries until it
+ * switches back (satp changes under the kernel lock, so this is exact),
+ * and it flushes the ASID when it does (aspace_activate): it is marked,
+ * not interrupted. An idle hart (on the kernel's table, its TLB flushed
+ * by aspace_idle) costs nothing either. So a space of several threads
+ * spread over harts pays IPIs only to the harts running it this moment. */
+static uint64_t shoot_targets(struct aspace *as)
+{
+    uint64_t self = tlb_this_hart();
+    uint64_t now = as->harts & self, others = as->harts & ~self;
+    for (unsigned i = 0; others && i < smp_online(); i++) {
+        struct hart *h = smp_hart(i);
+        uint64_t bit = 1ull << h->index;
+        if (!(others & bit))
+            continue;
+        others &= ~bit;
+        if (__atomic_load_n(&h->satp_root, __ATOMIC_ACQUIRE) == as->root_pa)
+            now |= bit;
+        else
+            as->flush_on_entry |= bit;
+    }
+    return now;
+}
+
+/* ---- shootdown batches (aspace.h) ---- */
+
+#define BATCH_FREES 64 /* frames held for one flush: a full list is a flush point */
+
+static struct {
+    unsigned depth;
+    struct aspace *owing; /* spaces with a remote flush owed */
+    unsigned nfree;
+    uint64_t frees[BATCH_FREES];
+} batch;
+
+/* The flush `va` needs: now on this hart, and on the others now or, inside
+ * a batch, at its next flush point. */
+static void flush_or_owe(struct aspace *as, uint64_t va)
+{
+    uint64_t self = tlb_this_hart();
+    if (!(as->harts & ~self)) { /* the one-hart case, as before SMP */
+        if (as->harts)
+            tlb_local_page(as->asid, va);
+        return;
+    }
+    uint64_t targets = shoot_targets(as);
+    if (!batch.depth || !(targets & ~self)) {
+        tlb_flush_page(targets, as->asid, va);
+        return;
+    }
+    if (targets & self)
+        tlb_local_page(as->asid, va);
+    if (!as->owed_hi) {
+        as->owed_lo = va;
+        as->owed_hi = va + PAGE_SIZE;
+        as->owed_next = batch.owing;
+        batch.owing = as;
+    } else if (va < as->owed_lo) {
+        as->owed_lo = va;
+    } else if (va + PAGE_SIZE > as->owed_hi) {
+        as->owed_hi = va + PAGE_SIZE;
+    }
+}
+
+static void batch_flush(void)
+{
+    while (batch.owing) {
+        struct aspace *as = batch.owing;
+        batch.owing = as->owed_next;
+        /* This hart's entries went one by one already; the harts to reach
+         * are those running the space now (it may have left some since). */
+        tlb_remote(shoot_targets(as), as->asid, as->owed_lo, as->owed_hi - as->owed_lo);
+        as->owed_hi = 0;
+        as->owed_next = NULL;
+    }
+    for (unsigned i = 0; i < batch.nfree; i++)
+        kmem_page_free(pa_to_va(batch.frees[i]));
+    batch.nfree = 0;
+}
+
+void aspace_batch_begin(void)
+{
+    batch.depth++;
+}
+
+void aspace_batch_end(void)
+{
+    batch_flush();
+    batch.depth--;
+}
+
+void aspace_free_after_flush(uint64_t pa)
+{
+    if (!batch.owing) {
+        kmem_page_free(pa_to_va(pa));
+        return;
+    }
+    if (batch.nfree == BATCH_FREES)
+        batch_flush();
+    batch.frees[batch.nfree++] = pa;
+}
+
+uint64_t aspace_frees_owed(void)
+{
+    return batch.nfree;
+}
+
 enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
 {
     enum ns_error e = unmap_pte(as, va, pa);
     if (e == NS_OK)
-        tlb_flush_page(as->harts, as->asid, va);
+        flush_or_owe(as, va);
     return e;
 }
 
@@ -267,10 +396,11 @@ enum ns_error aspace_unmap_page_noflush(struct aspace *as, uint64_t va)
 
 void aspace_flush_range(struct aspace *as, uint64_t va, uint64_t npages)
 {
+    uint64_t targets = as->harts & ~tlb_this_hart() ? shoot_targets(as) : as->harts;
     if (npages == 1)
-        tlb_flush_page(as->harts, as->asid, va);
+        tlb_flush_page(targets, as->asid, va);
     else if (npages)
-        tlb_flush_range(as->harts, as->asid, va, npages * PAGE_SIZE);
+        tlb_flush_range(targets, as->asid, va, npages * PAGE_SIZE);
 }
 
 void *aspace_user_page(struct aspace *as, uint64_t va, bool write)
@@ -303,7 +433,7 @@ void aspace_write_protect(struct aspace *as, uint64_t va)
     if (!e || !pte_present(*e) || !(*e & PTE_W))
         return;
     *e &= ~(pte_t)PTE_W;
-    tlb_flush_page(as->harts, as->asid, va);
+    flush_or_owe(as, va);
 }
 
 bool aspace_test_clear_accessed(struct aspace *as, uint64_t va)
@@ -332,6 +462,11 @@ void aspace_flush_all(void)
     tlb_flush_everywhere();
 }
 
+void aspace_age_flush(void)
+{
+    tlb_age_flush();
+}
+
 void aspace_activate(struct aspace *as)
 {
     /* Threads of one space switch without touching satp (QEMU flushes its
@@ -348,8 +483,13 @@ void aspace_activate(struct aspace *as)
         __atomic_store_n(&h->satp_root, as->root_pa, __ATOMIC_RELEASE);
         reap_roots();
     }
-    if (!as->asid)
+    if (!as->asid) {
         sfence_vma_all();
+    } else if (as->flush_on_entry & tlb_this_hart()) {
+        /* Entries left from before a shootdown that skipped this hart. */
+        as->flush_on_entry &= ~tlb_this_hart();
+        asm volatile("sfence.vma zero, %0" ::"r"((unsigned long)as->asid) : "memory");
+    }
 }
 
 static struct kcache aspace_cache = KCACHE_INIT("aspace", struct aspace);
@@ -374,7 +514,11 @@ static void aspace_destroy(struct kobj *obj)
         }
     }
     if (as->root_pa) {
-        memobj_aspace_teardown(as); /* mappings first: their PTEs live in the tables */
+        memobj_aspace_teardown(as);
+        if (as->owed_hi)
+            batch_flush();
+                /* it leaves the batch's list before it goes */ /* mappings first: their PTEs live
+                                                                   in the tables */
         /* Walk caches too, before the tables go. */
         if (as->asid)
             tlb_flush_asid(as->harts, as->asid);

@@ -10,6 +10,7 @@
 #include "kernel/boot/panic.h"
 #include "kernel/console/console.h"
 #include "kernel/arch/riscv/smp.h"
+#include "kernel/arch/riscv/tlb.h"
 #include "kernel/core/aspace.h"
 #include "kernel/core/klock.h"
 #include "kernel/core/waitq.h"
@@ -97,7 +98,9 @@ void sched_report(void)
             kprintf(" hart %lu: %lu threads placed, %lu switches;", (unsigned long)h->hartid,
                     (unsigned long)h->sched->placed, (unsigned long)h->sched->switches);
     }
-    kprintf(" lock waited %lu times\n", (unsigned long)kernel_klock.contended);
+    kprintf(" lock waited %lu times (%lu parked); %lu remote TLB shootdowns\n",
+            (unsigned long)kernel_klock.contended, (unsigned long)kernel_klock.parks,
+            (unsigned long)tlb_remote_calls);
 }
 
 void sched_still(struct thread *t)

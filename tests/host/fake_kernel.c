@@ -465,6 +465,23 @@ enum ns_error aspace_enter(struct aspace *as, uint64_t va, uint64_t pa, uint32_t
     return NS_OK;
 }
 
+static void fk_owe(uint64_t pa);
+
+enum ns_error aspace_grant(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights)
+{
+    struct fk_pte *e = pte_of(fake_as(as), va);
+    if (!e || e->pa != pa)
+        return NS_ERR_RANGE;
+    uint32_t r = rights & (NS_RIGHT_READ | NS_RIGHT_WRITE | NS_RIGHT_EXEC);
+    if (r & NS_RIGHT_WRITE)
+        r |= NS_RIGHT_READ;
+    if (e->rights & ~r)
+        fk_owe(e->pa); /* a right taken away: a shootdown, as aspace.c */
+    e->rights = r;
+    e->bits = pte_flags(r);
+    return NS_OK;
+}
+
 enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint32_t rights)
 {
     if (va & (PAGE_SIZE - 1) || !user_range_ok(va, PAGE_SIZE) || va < PAGE_SIZE)
@@ -472,6 +489,76 @@ enum ns_error aspace_map_page(struct aspace *as, uint64_t va, uint64_t pa, uint3
     if (!(rights & (NS_RIGHT_READ | NS_RIGHT_WRITE | NS_RIGHT_EXEC)))
         return NS_ERR_INVALID_ARG;
     return aspace_enter(as, va, pa, rights);
+}
+
+/* Shootdown batches as aspace.c keeps them, for a space that ran on other
+ * harts too: inside a batch an unmapped frame may still be reached through
+ * a stale translation until the batch's next flush point, and freeing it
+ * before then is the bug the fake reports. */
+#define FK_STALE_MAX 4096
+static struct {
+    unsigned depth;
+    size_t nstale, nfree;
+    uint64_t stale[FK_STALE_MAX], frees[FK_STALE_MAX];
+} fk_batch;
+
+static void fk_owe(uint64_t pa)
+{
+    if (!fk_batch.depth)
+        return;
+    fk_require(fk_batch.nstale < FK_STALE_MAX, "too many unmaps in one batch");
+    fk_batch.stale[fk_batch.nstale++] = pa;
+}
+
+static bool fk_stale(uint64_t pa)
+{
+    for (size_t i = 0; i < fk_batch.nstale; i++)
+        if (fk_batch.stale[i] == pa)
+            return true;
+    return false;
+}
+
+static void fk_batch_flush(void)
+{
+    if (fk_batch.nstale)
+        fk.flushes++;
+    fk_batch.nstale = 0;
+    size_t n = fk_batch.nfree;
+    fk_batch.nfree = 0;
+    for (size_t i = 0; i < n; i++)
+        kmem_page_free(pa_to_va(fk_batch.frees[i]));
+}
+
+void aspace_batch_begin(void)
+{
+    fk_batch.depth++;
+}
+
+void aspace_batch_end(void)
+{
+    fk_require(fk_batch.depth > 0, "aspace_batch_end without a begin");
+    fk_batch_flush();
+    fk_batch.depth--;
+}
+
+void aspace_free_after_flush(uint64_t pa)
+{
+    if (!fk_batch.nstale) {
+        kmem_page_free(pa_to_va(pa));
+        return;
+    }
+    fk_require(fk_batch.nfree < FK_STALE_MAX, "too many frees in one batch");
+    fk_batch.frees[fk_batch.nfree++] = pa;
+}
+
+uint64_t aspace_frees_owed(void)
+{
+    return fk_batch.nfree;
+}
+
+unsigned fk_batch_depth(void)
+{
+    return fk_batch.depth;
 }
 
 enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
@@ -484,6 +571,7 @@ enum ns_error aspace_unmap_page(struct aspace *as, uint64_t va, uint64_t *pa)
         return NS_ERR_RANGE;
     if (pa)
         *pa = e->pa;
+    fk_owe(e->pa);
     pte_drop(f, e);
     as->mapped_pages--;
     return NS_OK;
@@ -521,6 +609,7 @@ void aspace_write_protect(struct aspace *as, uint64_t va)
     if (e) {
         e->rights &= ~(uint32_t)NS_RIGHT_WRITE;
         e->bits &= ~(uint64_t)PTE_W;
+        fk_owe(e->pa);
     }
 }
 
@@ -557,6 +646,11 @@ bool fk_pte_walkable(const struct fk_pte *e)
 }
 
 void aspace_flush_all(void)
+{
+    fk.flushes++;
+}
+
+void aspace_age_flush(void)
 {
     fk.flushes++;
 }
@@ -685,6 +779,8 @@ void *kmem_page_alloc_dirty(uint64_t *pa)
 
 void kmem_page_free(void *va)
 {
+    if (fk_stale(direct_va_to_pa(va)))
+        fk_error("a frame freed while another hart's TLB may still map it", NULL);
     for (size_t i = 0; i < npages; i++) {
         if (pages[i] == va) {
             pages[i] = pages[--npages];
@@ -695,9 +791,16 @@ void kmem_page_free(void *va)
     fk_error("kmem_page_free of a page kmem did not hand out", NULL);
 }
 
+static uint64_t fk_free_pages = UINT64_MAX; /* no memory pressure unless a test sets it */
+
+void fk_set_free_pages(uint64_t n)
+{
+    fk_free_pages = n;
+}
+
 uint64_t kmem_free_pages(void)
 {
-    return UINT64_MAX; /* no memory pressure on the host: clock.c is tested alone */
+    return fk_free_pages;
 }
 
 uint64_t kmem_total_pages(void)
@@ -983,6 +1086,9 @@ void fk_init(void)
     fk.switched_to = NULL;
     fk.now = 0;
     fk.flushes = 0;
+    fk_batch.depth = 0;
+    fk_free_pages = UINT64_MAX;
+    fk_batch.nstale = fk_batch.nfree = 0;
     fk.fail_enters = 0;
     ad_emulate = false;
     fk.page_budget = UINT64_MAX;

@@ -161,6 +161,10 @@ const struct fk_pte *fk_pte_at(const struct aspace *as, size_t i);
 const struct fk_pte *fk_pte_find(const struct aspace *as, uint64_t va);
 /* aspace_flush_page calls so far. */
 uint64_t fk_flushes(void);
+/* Shootdown batches open now (aspace.h): 0 between system calls. */
+unsigned fk_batch_depth(void);
+/* What kmem_free_pages says (UINT64_MAX: no pressure, the default). */
+void fk_set_free_pages(uint64_t n);
 /* The next `n` aspace_enter calls fail with NS_ERR_NO_QUOTA (a page table
  * that cannot be charged). */
 void fk_fail_enter(unsigned n);

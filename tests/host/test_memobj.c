@@ -1920,6 +1920,48 @@ static void test_truncate_during_writeback(void **state)
     fd_complete(BLK_OK);
 }
 
+/* Pageout by the clock under memory pressure: one sweep drops the clean
+ * pages and writes the dirty run back, its completion frees those pages.
+ * Each frame may be freed only after the shootdown of its PTEs, which
+ * inside a sweep is owed until the batch ends (aspace.h): the fake keeps a
+ * frame unmapped in an open batch as "maybe still in another hart's TLB"
+ * and reports freeing it then. The stores reach the disk. */
+static void test_pageout_frees_after_shootdown(void **state)
+{
+    (void)state;
+    struct thread *c = map_world();
+    for (uint64_t p = 0; p < 4; p++)
+        read_in(c, p);
+    for (uint64_t p = 16; p < 20; p++) {
+        read_in(c, p);
+        assert_int_equal(fault(c, VA0 + p * PAGE_SIZE, ACCESS_WRITE), 0);
+        ((unsigned char *)pa_to_va(fk_pte_find(c->as, VA0 + p * PAGE_SIZE)->pa))[5] = 0xab;
+    }
+    uint64_t flushes = fk_flushes();
+    fk_set_free_pages(0);
+    memobj_reclaim();
+    assert_int_equal(fk_batch_depth(), 0);
+    for (uint64_t p = 0; p < 4; p++) {
+        assert_null(resident(MO(), p));
+        assert_null(fk_pte_find(c->as, VA0 + p * PAGE_SIZE));
+    }
+    assert_int_equal(fd.queued, 1); /* pages 16-19: one run */
+    assert_int_equal(fd.queue[0]->count, 32);
+    assert_int_equal(pte_rights(c, VA0 + 17 * PAGE_SIZE) & NS_RIGHT_WRITE, 0);
+    fd_complete(BLK_OK);
+    fk_set_free_pages(UINT64_MAX);
+    assert_int_equal(fk_batch_depth(), 0);
+    for (uint64_t p = 16; p < 20; p++) {
+        assert_null(resident(MO(), p));
+        assert_null(fk_pte_find(c->as, VA0 + p * PAGE_SIZE));
+        assert_int_equal(fd.data[p][5], 0xab);
+        assert_int_equal(fd.data[p][6], p + 1);
+    }
+    assert_true(fk_flushes() > flushes);
+    assert_int_equal(MO()->dirty, 0);
+    map_world_end(c);
+}
+
 /* Hardware that faults instead of setting the accessed bit (SiFive U74):
  * after the clock cleared it, the access faults on a present PTE; the
  * fault path gives the bit back (re-entering the PTE) with the rights the
@@ -2218,6 +2260,7 @@ int main(void)
         T(test_sync_retries_failed_write),
         T(test_sync_reports_io_error),
         T(test_truncate_during_writeback),
+        T(test_pageout_frees_after_shootdown),
         T(test_sync_waiter_and_death),
         T(test_accessed_bit_by_fault),
         T(test_accessed_bit_by_fault_emulated),

@@ -39,6 +39,7 @@ struct hart {
     struct thread *user_thread;
     unsigned threads;   /* threads whose home this hart is */
     uint64_t satp_root; /* the page-table root in satp (aspace.c) */
+    uint64_t age_seen;  /* the last ageing flush done here (tlb_tick) */
 };
 
 _Static_assert(offsetof(struct hart, scratch) == HART_OFF_SCRATCH0, "trap entry layout");

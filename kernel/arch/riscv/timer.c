@@ -6,6 +6,7 @@
 #include "kernel/arch/riscv/hart.h"
 #include "kernel/arch/riscv/irq.h"
 #include "kernel/arch/riscv/smp.h"
+#include "kernel/arch/riscv/tlb.h"
 #include "kernel/core/sched.h"
 #include "memobj/memobj.h"
 #include "sbi/sbi.h"
@@ -30,6 +31,7 @@ void timer_interrupt(struct hart *h)
     if (h->next_tick <= now)
         h->next_tick = now + tick_interval;
     sbi_set_timer(h->next_tick);
+    tlb_tick(h);
     if (h->sched) {
         sched_tick(h->sched, now);
         if (h->index == smp_hart(0)->index) /* pageout's clock: one hart is enough */

@@ -31,6 +31,9 @@ static inline uint64_t tlb_this_hart(void)
  * among the harts that run user spaces at all. */
 void tlb_enter(uint64_t *harts);
 
+/* SBI RFENCE calls made (sched_report prints it). */
+extern uint64_t tlb_remote_calls;
+
 /* The harts of `others` (this one not among them), through SBI. */
 void tlb_remote(uint64_t others, uint16_t asid, uint64_t start, uint64_t size);
 
@@ -59,5 +62,14 @@ void tlb_flush_range(uint64_t harts, uint16_t asid, uint64_t va, uint64_t size);
 void tlb_flush_asid(uint64_t harts, uint16_t asid);
 /* Everything, on every hart that has run a user space. */
 void tlb_flush_everywhere(void);
+
+/* The clock cleared accessed bits: this hart's TLB is flushed now, the
+ * other harts' at their next tick (tlb_tick), without an IPI. Hardware
+ * that sets A does so only when it walks, so until then a page used
+ * through a stale entry looks unused - ageing is the worse for at most a
+ * tick, nothing more: every right taken away is shot down at once. */
+void tlb_age_flush(void);
+/* Each hart's tick: the flush tlb_age_flush left to it, if one is due. */
+void tlb_tick(struct hart *h);
 
 #endif
