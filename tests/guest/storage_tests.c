@@ -22,7 +22,8 @@ enum {
     T_THREAD,
     T_HOT_MO,
     T_HOT_ROOT,
-    T_LAST,
+    T_WRITER, /* .. T_WRITER + BIG_WRITERS_MAX - 2: the big stream's other writers */
+    T_LAST = T_WRITER + 8,
 };
 
 #define REGION     512u  /* first sector of the region, on the disk */
@@ -604,6 +605,60 @@ static void ticker(unsigned long unused)
     ns_thread_exit();
 }
 
+/* `bigwriters=N` (at most 8): the stream is written by N threads, one per
+ * hart round the harts, each taking every Nth run of 64 pages - so pages
+ * fault in, age and go out on several harts at once while the first
+ * writer also keeps the hot set in use. */
+#define BIG_WRITERS_MAX 8
+#define BIG_CHUNK       64
+
+static unsigned big_writers(void)
+{
+    uint64_t n = cmdline_number("bigwriters=", 1);
+    return n >= 1 && n <= BIG_WRITERS_MAX ? (unsigned)n : 1;
+}
+
+static volatile unsigned big_writers_done;
+
+static bool big_mine(uint64_t p, unsigned writer)
+{
+    return (p / BIG_CHUNK) % big_writers() == writer;
+}
+
+static void big_writer(unsigned long writer)
+{
+    uint64_t seed = big_seed();
+    for (uint64_t p = 0; p < BIG_PAGES; p++) {
+        if (!big_mine(p, (unsigned)writer))
+            continue;
+        volatile uint64_t *w = (volatile uint64_t *)(BIG_VA + p * 4096);
+        for (uint64_t k = 0; k < 512; k++)
+            w[k] = big_word(seed, p, k);
+    }
+    __atomic_add_fetch(&big_writers_done, 1, __ATOMIC_RELEASE);
+    ns_thread_exit();
+}
+
+/* Writers 1..N-1 on harts 1.. round the harts (the first is ours). */
+static void big_start_writers(void)
+{
+    static uint64_t stacks[BIG_WRITERS_MAX][512] __attribute__((aligned(16)));
+    big_writers_done = 0;
+    for (unsigned i = 1; i < big_writers(); i++) {
+        unsigned long slot = T_WRITER + i - 1;
+        CHECK_OK(
+            ns_thread_create(NS_SLOT_ROOT_BANK, slot, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
+        CHECK_OK(ns_thread_set_hart(slot, i % ns_bootinfo->hart_count));
+        CHECK_OK(ns_thread_start_fn(slot, big_writer, (uint64_t)&stacks[i][512], i));
+    }
+}
+
+static void big_wait_writers(void)
+{
+    while (__atomic_load_n(&big_writers_done, __ATOMIC_ACQUIRE) + 1 < big_writers())
+        ns_sleep_us(1000);
+}
+
 static void big_write(void)
 {
     uint64_t seed = big_seed(), t0 = ns_clock_us();
@@ -614,12 +669,14 @@ static void big_write(void)
     CHECK_OK(ns_thread_start_fn(T_THREAD, ticker, (uint64_t)&stack[512], 0));
     big_object();
     hot_object();
+    big_start_writers();
     volatile uint64_t *hot = (volatile uint64_t *)HOT_VA;
     uint64_t hot_bad = 0;
     for (uint64_t p = 0; p < BIG_PAGES; p++) {
         volatile uint64_t *w = (volatile uint64_t *)(BIG_VA + p * 4096);
-        for (uint64_t k = 0; k < 512; k++)
-            w[k] = big_word(seed, p, k);
+        if (big_mine(p, 0))
+            for (uint64_t k = 0; k < 512; k++)
+                w[k] = big_word(seed, p, k);
         /* The hot set, read again and again while the stream goes by:
          * ageing must keep it (the clock's second chance), whichever way
          * the accessed bits are kept. It starts once pageout has (at the
@@ -631,6 +688,7 @@ static void big_write(void)
             for (uint64_t h = 0; h < BIG_HOT; h++)
                 hot_bad += hot[h * 512] != big_word(~seed, h, 0);
     }
+    big_wait_writers();
     ticker_stop = 1;
     uint64_t ticks = ticker_ticks, worst = ticker_worst_us;
     struct ns_memobj_stats st;
@@ -638,9 +696,9 @@ static void big_write(void)
     printf("    big: a 10 ms sleeper woke %lu times, at worst %lu ms late\n", (unsigned long)ticks,
            (unsigned long)(worst / 1000));
     CHECK(ticks > 0 && worst < 1000000); /* measured 0.18-0.31 s under TCG */
-    printf("    big: written in %lu ms: %lu resident, %lu dirty, %lu pages written back, %lu "
-           "read, %lu accessed faults\n",
-           (unsigned long)((ns_clock_us() - t0) / 1000), (unsigned long)st.resident,
+    printf("    big: written by %u threads in %lu ms: %lu resident, %lu dirty, %lu pages written "
+           "back, %lu read, %lu accessed faults\n",
+           big_writers(), (unsigned long)((ns_clock_us() - t0) / 1000), (unsigned long)st.resident,
            (unsigned long)st.dirty, (unsigned long)st.map_pages_written,
            (unsigned long)st.map_pages_read, (unsigned long)st.accessed_faults);
     CHECK(st.resident < BIG_PAGES && st.map_pages_written > 0 && st.io_errors == 0);

@@ -193,7 +193,7 @@ CASES = [
                                   "--append", "ramdisk=180M ad=fault only=storage_big_roundtrip "
                                   "bigseed=7 bigmib=176"], 0,
      [r"ramdisk: ram0: 368640 sectors", r"vm: accessed bits by fault",
-      r"big: written in \d+ ms: \d+ resident, \d+ dirty, [1-9]\d* pages written back",
+      r"big: written by 1 threads in \d+ ms: \d+ resident, \d+ dirty, [1-9]\d* pages written back",
       r"big: hot set of 64 pages", r"big: 0 of 45056 pages bad",
       r"PASS storage_big_roundtrip", r"\n1 passed, 0 failed", r"NewSys: shutdown \(ok"]),
     # SMP: the demo, the whole in-guest suite (the storage-map tests among
@@ -549,16 +549,17 @@ def run_big_sigkill(case):
     return name, problems, out, time.time() - t0
 
 
-def run_big_shutdown(case, extra="", expect=()):
+def run_big_shutdown(case, extra="", expect=(), machine=(), write_expect=()):
     """The same without sync: the clean shutdown after the writer must
     write every dirty page and flush before the machine goes off."""
     name, t0 = case[0], time.time()
     img = big_image(name)
-    _, problems, out, _ = run_case((f"{name}-write", BIG_MEM + [
+    _, problems, out, _ = run_case((f"{name}-write", BIG_MEM + list(machine) + [
         "--disk", img, "--append", f"only=storage_big_nosync bigseed=57{extra}"], 0,
-        [r"PASS storage_big_nosync", r"NewSys: shutdown \(ok"] + list(expect)), False)
+        [r"PASS storage_big_nosync", r"NewSys: shutdown \(ok"] + list(expect) + list(write_expect)),
+        False)
     if not problems:
-        _, p, out2, _ = run_case((f"{name}-check", BIG_MEM + [
+        _, p, out2, _ = run_case((f"{name}-check", BIG_MEM + list(machine) + [
             "--disk", img, "--append", f"only=storage_big_check bigseed=57{extra}"],
                                   0, BIG_OK + list(expect)), False)
         out += "--- after the clean shutdown\n" + out2
@@ -577,10 +578,19 @@ def run_big_shutdown_adfault(case):
     return run_big_shutdown(case, " ad=fault", [AD_FAULT])
 
 
+def run_big_shutdown_smp4(case):
+    """The stream written by four threads, one on each of four harts:
+    faults, ageing, pageout writes and their completions from every hart
+    at once; then every page read back, on four harts too."""
+    return run_big_shutdown(case, " bigwriters=4", [r"smp: 4 of 4 harts online"], ["--smp", "4"],
+                            [r"big: written by 4 threads"])
+
+
 def storage_cases():
     return [("storage-big-sigkill", run_big_sigkill, 0, []),
             ("storage-big-shutdown", run_big_shutdown, 0, []),
-            ("storage-big-adfault", run_big_shutdown_adfault, 0, [])]
+            ("storage-big-adfault", run_big_shutdown_adfault, 0, []),
+            ("storage-big-smp4", run_big_shutdown_smp4, 0, [])]
 
 
 # ---- crash consistency (tests/guest/crash_tests.c) --------------------------
@@ -894,7 +904,7 @@ def run_gdb_case(case):
 
 
 # Cases that need longer than TIMEOUT (seconds).
-ALONE = {"guest-tests-virt-smp4", "fuzz-smp4-seed-3", "demo-smp4"}
+ALONE = {"guest-tests-virt-smp4", "fuzz-smp4-seed-3", "demo-smp4", "storage-big-smp4"}
 SLOW = {"fuzz-seed-1": 240, "fuzz-seed-2": 240, "sifive_u-ramdisk-pageout": 120,
         "guest-tests-virt-smp4": 180, "fuzz-smp4-seed-3": 240}
 
