@@ -777,7 +777,11 @@ static struct page_request *map_fault(struct memobj *mo, uint64_t page, uint32_t
 
 /* A new map: read in every page the manager was asked for that the map
  * now covers, in runs under one key. The manager's requests stay (its
- * answer to them, if it still gives one, finds the pages resident). */
+ * answer to them, if it still gives one, finds the pages resident); one
+ * it has not fetched yet and that the kernel now reads whole is no longer
+ * handed out - seen at --smp 4, where the manager fetched, after its own
+ * rebuild, requests for pages the kernel was reading, marked as if the
+ * map covered nothing. */
 static void map_redrive(struct memobj *mo)
 {
     for (struct page_request *r = mo->requests; r; r = r->next) {
@@ -802,7 +806,12 @@ static void map_redrive(struct memobj *mo)
             uint64_t bits = (n == 64 ? ~0ull : (1ull << n) - 1) << i;
             r->reading |= bits;
             todo &= ~bits;
-            r->flags = 0;
+            /* Not yet fetched and now all the kernel's to read: the
+             * manager is not asked (it would be asked to supply pages the
+             * map serves). Partly: the rest is still beyond the map, and
+             * the request says so (NO_MAP) as before. */
+            if (!(r->pending & ~r->reading))
+                r->handed_out = true;
             map_io_submit(io);
             /* The submission may have completed and settled `r`, and
              * freed it: start again from the list. */

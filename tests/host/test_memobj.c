@@ -1920,6 +1920,31 @@ static void test_truncate_during_writeback(void **state)
     fd_complete(BLK_OK);
 }
 
+/* The map is gone and a fault asks the manager (NO_MAP); before the
+ * manager fetches the request, a map is installed again and the kernel
+ * reads the page itself. The manager is then not asked for it at all (it
+ * would be asked to supply a page the map serves); the fault completes
+ * from the disk. (Seen at --smp 4 in the stress test.) */
+static void test_redriven_request_not_handed_out(void **state)
+{
+    (void)state;
+    struct thread *c = map_world();
+    fk_set_current(M);
+    assert_int_equal(sys_memobj_set_map(M, S_MO, 0, 0), NS_OK); /* as a discard, frames kept */
+    assert_int_equal(fault(c, VA0 + 5 * PAGE_SIZE, ACCESS_READ), 0);
+    assert_int_equal(c->state, THREAD_BLOCKED);
+    assert_int_equal(fd.queued, 0);
+    fk_set_current(M);
+    assert_int_equal(sys_memobj_set_map(M, S_MO, S_FRAME, 2), NS_OK);
+    assert_int_equal(fd.queued, 1); /* the kernel reads it */
+    assert_int_equal(drain(NULL, 16), 0);
+    fd_complete(BLK_OK);
+    assert_int_equal(c->state, THREAD_RUNNABLE);
+    assert_int_equal(((unsigned char *)pa_to_va(fk_pte_find(c->as, VA0 + 5 * PAGE_SIZE)->pa))[0],
+                     6);
+    map_world_end(c);
+}
+
 /* Pageout by the clock under memory pressure: one sweep drops the clean
  * pages and writes the dirty run back, its completion frees those pages.
  * Each frame may be freed only after the shootdown of its PTEs, which
@@ -2261,6 +2286,7 @@ int main(void)
         T(test_sync_reports_io_error),
         T(test_truncate_during_writeback),
         T(test_pageout_frees_after_shootdown),
+        T(test_redriven_request_not_handed_out),
         T(test_sync_waiter_and_death),
         T(test_accessed_bit_by_fault),
         T(test_accessed_bit_by_fault_emulated),
