@@ -42,5 +42,7 @@ extern const struct ktest storage_tests[];
 extern const unsigned storage_test_count;
 extern const struct ktest crash_tests[];
 extern const unsigned crash_test_count;
+extern const struct ktest stress_tests[];
+extern const unsigned stress_test_count;
 
 #endif

@@ -1867,9 +1867,12 @@ int main(void)
     const struct {
         const struct ktest *t;
         unsigned n;
-    } suites[] = {{tests, sizeof(tests) / sizeof(tests[0])}, {storage_tests, storage_test_count},
-                 {crash_tests, crash_test_count}};
-    printf("tests: %u kernel tests\n", (unsigned)(suites[0].n + suites[1].n + suites[2].n));
+    } suites[] = {{tests, sizeof(tests) / sizeof(tests[0])},
+                  {storage_tests, storage_test_count},
+                  {crash_tests, crash_test_count},
+                  {stress_tests, stress_test_count}};
+    printf("tests: %u kernel tests\n",
+           (unsigned)(suites[0].n + suites[1].n + suites[2].n + suites[3].n));
     for (unsigned s = 0; s < sizeof(suites) / sizeof(suites[0]); s++)
         for (unsigned i = 0; i < suites[s].n; i++) {
             /* only=NAME on the command line runs that test alone. */

@@ -759,6 +759,27 @@ def run_crash_sync_scattered(case):
     return r[0], r[1], r[2], time.time() - t0
 
 
+STRESS_OK = [r"stress: seed \d+: 8 workers on \d+ harts, [1-9]\d* ops",
+             r", 0 bad after sync and evict; D: [1-9]\d* pages written back",
+             r"R: [1-9]\d* resizes, .* 0 bad requests, 0 errors", r"PASS smp_stress",
+             r"\n1 passed, 0 failed", r"NewSys: shutdown \(ok"]
+
+
+def stress_cases():
+    """tests/guest/stress_tests.c: eight workers fault, write, map, protect
+    and unmap a 128 MiB disk-backed object on a 96 MiB machine while pages
+    go out, the map is dropped and rebuilt and a second object is shrunk
+    and regrown; every page and request count checked after. At --smp 4
+    with three seeds, and once on one hart."""
+    def case(name, seed, smp):
+        return (name, ["--smp", str(smp), "--mem", "96M", "--init", "tests", "--disk",
+                       f"@scratch:{name}:140M", "--append",
+                       f"only=smp_stress stressseed={seed} stresspages=32768"], 0,
+                STRESS_OK + ([r"smp: 4 of 4 harts online"] if smp == 4 else []))
+    return [case(f"stress-smp4-seed-{seed}", seed, 4) for seed in (1, 2, 3)] + \
+        [case("stress-smp1-seed-4", 4, 1)]
+
+
 def crash_cases():
     # A 16 MiB object streamed through while its map is dropped and rebuilt.
     discard = ("crash-discard-stream", ["--init", "tests", "--disk",
@@ -904,7 +925,8 @@ def run_gdb_case(case):
 
 
 # Cases that need longer than TIMEOUT (seconds).
-ALONE = {"guest-tests-virt-smp4", "fuzz-smp4-seed-3", "demo-smp4", "storage-big-smp4"}
+ALONE = {"guest-tests-virt-smp4", "fuzz-smp4-seed-3", "demo-smp4", "storage-big-smp4",
+         "stress-smp4-seed-1", "stress-smp4-seed-2", "stress-smp4-seed-3"}
 SLOW = {"fuzz-seed-1": 240, "fuzz-seed-2": 240, "sifive_u-ramdisk-pageout": 120,
         "guest-tests-virt-smp4": 180, "fuzz-smp4-seed-3": 240}
 
@@ -1017,7 +1039,7 @@ def main():
     with open(ODD_INITRD, "wb") as f:
         f.write(initrd + b"\0" * 1234)
     cases = [c for c in CASES + dts_cases() + blk_cases(a.filter) + diskmgr_cases(a.filter) + storage_cases() +
-             crash_cases() +
+             crash_cases() + stress_cases() +
              uboot_cases.cases(a.filter, run_case, IMAGES, ROOT, BUILD, mkdisk) +
              [gdb_case()] if a.filter in c[0]]
     passed = failed = 0
