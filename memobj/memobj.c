@@ -2094,8 +2094,15 @@ static enum ns_error fill_pages(struct memobj *mo, uint64_t first, uint64_t page
         if (page_cache_lookup(&mo->cache, first + i))
             continue; /* already resident: keep what mappings see */
         if (bank_charge(mo->obj.bank, PAGE_SIZE) != NS_OK) {
-            e = NS_ERR_NO_QUOTA;
-            break;
+            /* The bank is full - of the cache, most likely (pageout
+             * follows free memory, not each bank): page out, as a fault
+             * does, and try once more. Seen in the SMP stress test: a
+             * supply failed with NO_QUOTA while the clock held plenty. */
+            reclaim_more(pages - i + 16);
+            if (bank_charge(mo->obj.bank, PAGE_SIZE) != NS_OK) {
+                e = NS_ERR_NO_QUOTA;
+                break;
+            }
         }
         frames[i] = buf ? kmem_page_alloc_dirty(NULL) : kmem_page_alloc(NULL);
         if (!frames[i]) {

@@ -129,11 +129,15 @@ enum ns_syscall {
                                      blocks until the device has it (not yet durable) */
     NS_SYS_DISKRANGE_FLUSH = 67,  /* (key) WRITE right: blocks until every write completed
                                      before it is durable */
-    NS_SYS_THREAD_SET_HART = 68, /* (thread, hart index < bootinfo hart_count) WRITE right, before
-                                    it starts: the hart it will run on (else the least loaded) */
+    NS_SYS_THREAD_SET_HART = 68, /* (thread, hart index < bootinfo hart_count) WRITE right: pin
+                                    it there (before it starts, or where it runs); NS_HART_ANY:
+                                    unpin, the balancer may move it */
 
     NS_SYS_COUNT
 };
+
+/* NS_SYS_THREAD_SET_HART: no hart in particular (unpinned). */
+#define NS_HART_ANY (~0ul)
 
 #define NS_MAP_STRICT (1u << 8) /* narrowing the asked rights is an error */
 

@@ -77,16 +77,76 @@ void sched_kick(struct hart *h)
         sbi_send_ipi(1, h->hartid);
 }
 
+/* An idle hart other than `busy`, or NULL. */
+static struct hart *idle_hart(const struct hart *busy)
+{
+    for (unsigned i = 0; i < smp_online(); i++) {
+        struct hart *h = smp_hart(i);
+        if (h != busy && h->sched && !h->sched->current && !h->sched->handoff)
+            return h;
+    }
+    return NULL;
+}
+
 void sched_make_runnable(struct thread *t)
 {
     struct sched *s = sched_home(t);
     sched_ready(s, t);
     /* Tell its hart when that is idle or runs something less urgent; else
-     * it picks t when its thread blocks or its slice ends. (We hold the
-     * lock, so that hart is in user mode, waiting for the lock - it picks
-     * again when it has it - or idle.) */
-    if (t->home && (!s->current || s->current->prio < t->prio))
+     * it picks t when its thread blocks or its slice ends - or an idle hart
+     * takes it, told now. (We hold the lock, so that hart is in user mode,
+     * waiting for the lock - it picks again when it has it - or idle.) */
+    if (!t->home)
+        return;
+    if (!s->current || s->current->prio < t->prio) {
         sched_kick(t->home);
+    } else if (!t->pinned && smp_online() > 1) {
+        struct hart *idle = idle_hart(t->home);
+        if (idle)
+            sched_kick(idle);
+    }
+}
+
+static void q_remove(struct sched *s, struct thread *t);
+
+static bool can_move(const struct hart *from, const struct thread *t)
+{
+    return !t->pinned && thread_can_run(t) && fpu_movable(from, t);
+}
+
+/* Nothing to run on `h`: the most urgent thread another, busy hart has
+ * waiting that may move (sched.h), now h's - or NULL. */
+static struct thread *steal(struct hart *h)
+{
+    struct thread *best = NULL;
+    struct sched *from = NULL;
+    for (unsigned i = 0; i < smp_online(); i++) {
+        struct hart *o = smp_hart(i);
+        struct sched *os = o->sched;
+        if (o == h || !os || !os->current || !os->ready_words)
+            continue;
+        for (int p = THREAD_PRIO_COUNT - 1; p >= 0 && (!best || p > best->prio); p--) {
+            if (!(os->ready_bits[p / 64] >> (p % 64) & 1))
+                continue;
+            struct thread *t = os->head[p];
+            while (t && !can_move(o, t))
+                t = t->q_next;
+            if (t) {
+                best = t;
+                from = os;
+                break;
+            }
+        }
+    }
+    if (!best)
+        return NULL;
+    q_remove(from, best);
+    fpu_let_go(best->home, best);
+    best->home->threads--;
+    best->home = h;
+    h->threads++;
+    h->sched->stolen++;
+    return best;
 }
 
 void sched_report(void)
@@ -95,8 +155,9 @@ void sched_report(void)
     for (unsigned i = 0; i < smp_online(); i++) {
         struct hart *h = smp_hart(i);
         if (h->sched)
-            kprintf(" hart %lu: %lu threads placed, %lu switches;", (unsigned long)h->hartid,
-                    (unsigned long)h->sched->placed, (unsigned long)h->sched->switches);
+            kprintf(" hart %lu: %lu threads placed, %lu taken, %lu switches;",
+                    (unsigned long)h->hartid, (unsigned long)h->sched->placed,
+                    (unsigned long)h->sched->stolen, (unsigned long)h->sched->switches);
     }
     kprintf(" lock waited %lu times (%lu parked); %lu remote TLB shootdowns\n",
             (unsigned long)kernel_klock.contended, (unsigned long)kernel_klock.parks,
@@ -333,6 +394,8 @@ static _Noreturn __attribute__((noinline)) void sched_pick_and_run(struct hart *
             thread_stop(t, "its address space or capability space is gone");
             continue;
         }
+        if (!t && smp_online() > 1)
+            t = steal(h);
         if (t)
             switch_to(h, s, t);
         /* Nothing to run. wfi with interrupts masked still wakes on a

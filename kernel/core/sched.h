@@ -22,6 +22,7 @@ struct sched {
     struct thread *handoff;  /* runnable, not queued: runs next if it can (sched_wake) */
     uint64_t switches, idle_entries;
     uint64_t placed;       /* threads given this hart as home */
+    uint64_t stolen;       /* threads this hart took from a busy one when idle */
     uint64_t idle_instret; /* instructions counted while waiting in wfi (icount: the wait) */
 };
 
@@ -64,6 +65,11 @@ void sched_make_runnable(struct thread *t);
  * it has: then its registers are in its context and it waits for the
  * kernel lock, so `t` may be changed (suspended, stopped, destroyed). */
 void sched_still(struct thread *t);
+/* Balancing. A hart about to idle takes a queued thread from a hart that
+ * is busy: the most urgent one that is not pinned and whose FP state is
+ * not live in its hart's registers (lazy FP: a thread that used FP since
+ * it last ran stays). It becomes the thread's home. A thread made runnable
+ * on a busy home kicks an idle hart to come and take it. */
 /* `h` should look at its run queue (an IPI if it is another hart). */
 void sched_kick(struct hart *h);
 /* One console line: per hart, threads placed there and switches made. */

@@ -276,15 +276,22 @@ enum ns_error sys_thread_set_hart(struct thread *self, uint64_t slot, uint64_t i
     enum ns_error e = lookup_thread(self, slot, NS_RIGHT_WRITE, &t);
     if (e != NS_OK)
         return e;
+    if (index == NS_HART_ANY) {
+        t->pinned = false; /* the balancer may move it from now on */
+        return NS_OK;
+    }
     if (index >= smp_online())
         return NS_ERR_RANGE;
-    /* Only before its start: a thread never moves once it ran (its FP
-     * state may be live in its hart's registers). */
-    if (t->state != THREAD_INACTIVE || t->home)
-        return NS_ERR_BAD_STATE;
     struct hart *h = smp_hart((unsigned)index);
     if (!h->sched)
         return NS_ERR_BAD_STATE; /* not scheduling yet (the boot is not over) */
-    sched_set_home(t, h);
+    /* Pinned where it is, or placed before it starts: the kernel does not
+     * move a running thread to another hart on request (its FP state may
+     * be live in its hart's registers). */
+    if (t->home != h && (t->state != THREAD_INACTIVE || t->home))
+        return NS_ERR_BAD_STATE;
+    if (!t->home)
+        sched_set_home(t, h);
+    t->pinned = true;
     return NS_OK;
 }

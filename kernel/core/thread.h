@@ -48,19 +48,20 @@ struct thread {
     struct cap_slot as_cap, cs_cap;
     struct aspace *as;
     struct cspace_obj *cs;
-    struct hart *home; /* whose run queue it is on, from its start (sched.c) */
+    struct hart *home; /* whose run queue it is on: from its start; the balancer may move it */
+    bool pinned;       /* its hart was chosen (NS_SYS_THREAD_SET_HART): it never moves */
     char name[16];
 
     /* IPC (ipc.c). A thread blocked in IPC sits on one endpoint's or
      * notification's queue through q_next/q_prev. Its outgoing message is
      * kept here (info, words 0..3) so a kernel-made message - a fault - and
      * a user's look the same to the transfer code. */
-    uint8_t ipc_op;     /* enum ipc_op */
-    bool ipc_grant;     /* the sending capability had GRANT */
-    bool ipc_fault;     /* ipc_msg is a fault message; the reply resumes or stops */
+    uint8_t ipc_op;       /* enum ipc_op */
+    bool ipc_grant;       /* the sending capability had GRANT */
+    bool ipc_fault;       /* ipc_msg is a fault message; the reply resumes or stops */
     uint8_t fault_access; /* IPC_PAGE_WAIT: enum fault_access of the access that faulted */
-    void *ipc_obj;      /* endpoint or notification waited on */
-    uint64_t ipc_badge; /* badge of the capability used to send */
+    void *ipc_obj;        /* endpoint or notification waited on */
+    uint64_t ipc_badge;   /* badge of the capability used to send */
     uint64_t ipc_msg[1 + 4];
     uint64_t ipc_buffer;       /* user VA of the IPC buffer page, 0 if none */
     struct thread *reply_to;   /* the caller this thread owes a reply */

@@ -1177,6 +1177,70 @@ static void test_memobj_one_request_per_page(void)
     memobj_teardown();
 }
 
+/* ---- harts: pinning and balancing ---- */
+
+static volatile bool spin_stop;
+static volatile uint64_t spin_count[4];
+
+static void busy_spinner(unsigned long i)
+{
+    while (!spin_stop)
+        spin_count[i]++;
+    ns_thread_exit();
+}
+
+static unsigned distinct_harts(unsigned n)
+{
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < n; i++) {
+        long h = -1;
+        if (ns_thread_hart(S_THREAD + i, &h) == NS_OK && h >= 0)
+            seen |= 1ull << h;
+    }
+    return (unsigned)__builtin_popcountll(seen);
+}
+
+/* Busy threads pinned to our hart stay there while the other harts idle;
+ * unpinned (NS_HART_ANY), the idle harts take them until each hart has
+ * one. NS_SYS_THREAD_SET_HART's errors: no such hart, another hart for a
+ * thread that runs. */
+static void test_thread_pin_and_balance(void)
+{
+    unsigned n = (unsigned)ns_bootinfo->hart_count;
+    if (n > 4)
+        n = 4;
+    long here = -1;
+    CHECK_OK(ns_thread_hart(NS_SLOT_SELF_THREAD, &here));
+    spin_stop = false;
+    for (unsigned i = 0; i < n; i++) {
+        spin_count[i] = 0;
+        CHECK_OK(start_thread_on(S_THREAD + i, busy_spinner, i, 4 + i, here));
+    }
+    CHECK_ERR(ns_thread_set_hart(S_THREAD, ns_bootinfo->hart_count), NS_ERR_RANGE);
+    CHECK_OK(ns_thread_set_hart(S_THREAD, (unsigned long)here)); /* where it runs: fine */
+    if (n > 1)
+        CHECK_ERR(ns_thread_set_hart(S_THREAD, (unsigned long)((here + 1) % n)), NS_ERR_BAD_STATE);
+    ns_sleep_us(50000);
+    CHECK(distinct_harts(n) == 1); /* pinned: nobody took them */
+    for (unsigned i = 0; i < n; i++)
+        CHECK_OK(ns_thread_set_hart(S_THREAD + i, NS_HART_ANY));
+    unsigned spread = 1;
+    for (int k = 0; k < 2000 && spread < n; k++) {
+        ns_sleep_us(1000);
+        spread = distinct_harts(n);
+    }
+    if (spread < n)
+        printf("    %u busy threads on %u of %u harts\n", n, spread, n);
+    CHECK(spread == n);
+    spin_stop = true;
+    wait_touchers(n);
+    for (unsigned i = 0; i < n; i++) {
+        CHECK(spin_count[i] > 0);
+        ns_cap_delete(S_THREAD + i);
+    }
+    clear_slots();
+}
+
 static void faulter_at_mo(unsigned long unused)
 {
     (void)unused;
@@ -1834,6 +1898,7 @@ static const struct ktest tests[] = {
     {"fault_handler_edits_registers", test_fault_handler_edits_registers},
     {"memobj_fault_and_supply", test_memobj_fault_and_supply},
     {"memobj_one_request_per_page", test_memobj_one_request_per_page},
+    {"thread_pin_and_balance", test_thread_pin_and_balance},
     {"memobj_rights_and_range", test_memobj_rights_and_range},
     {"memobj_faults", test_memobj_faults},
     {"memobj_protect", test_memobj_protect},

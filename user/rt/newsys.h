@@ -211,8 +211,8 @@ static inline long ns_thread_hart(unsigned long t, long *hart)
         *hart = r.err ? -1 : (long)r.v3;
     return r.err;
 }
-/* Before it starts: run the thread on hart `index` instead of the least
- * loaded one. */
+/* Pin the thread to hart `index` (before it starts, or the hart it runs
+ * on); NS_HART_ANY lets the kernel's balancer move it again. */
 static inline long ns_thread_set_hart(unsigned long t, unsigned long index)
 {
     return ns_syscall(NS_SYS_THREAD_SET_HART, t, index, 0, 0, 0, 0).err;
@@ -455,8 +455,7 @@ static inline long ns_memobj_sync(unsigned long memobj)
 {
     return ns_syscall(NS_SYS_MEMOBJ_SYNC, memobj, 0, 0, 0, 0, 0).err;
 }
-static inline long ns_memobj_control(unsigned long memobj, unsigned op, uint64_t arg,
-                                     uint64_t *out)
+static inline long ns_memobj_control(unsigned long memobj, unsigned op, uint64_t arg, uint64_t *out)
 {
     struct ns_ret r = ns_syscall(NS_SYS_MEMOBJ_CONTROL, memobj, op, arg, 0, 0, 0);
     if (out)

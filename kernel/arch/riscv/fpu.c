@@ -43,6 +43,18 @@ bool fpu_trap(struct hart *h, struct thread *t)
     return true;
 }
 
+bool fpu_movable(const struct hart *h, const struct thread *t)
+{
+    /* Dirty: only h's registers hold it. Clean: t->fpu holds the same. */
+    return h->fpu_owner != t || (t->ctx.sstatus & SSTATUS_FS) != FS_DIRTY;
+}
+
+void fpu_let_go(struct hart *h, struct thread *t)
+{
+    if (h->fpu_owner == t)
+        h->fpu_owner = NULL;
+}
+
 void fpu_forget(struct hart *h, struct thread *t)
 {
     if (h->fpu_owner == t)

@@ -20,6 +20,11 @@ void fpu_switch_in(struct hart *h, struct thread *t);
 /* An illegal-instruction trap from `t`: true if it was a first FP use and
  * has been handled (the instruction should be retried). */
 bool fpu_trap(struct hart *h, struct thread *t);
+/* May `t`, not running, move away from hart `h`? Not while its FP state
+ * is live and modified in h's registers alone. */
+bool fpu_movable(const struct hart *h, const struct thread *t);
+/* It moves: h's registers are no longer its. */
+void fpu_let_go(struct hart *h, struct thread *t);
 /* `t` is being destroyed: forget it as owner. */
 void fpu_forget(struct hart *h, struct thread *t);
 
