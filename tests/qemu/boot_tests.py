@@ -661,7 +661,7 @@ def same_files(a, b):
                 return True
 
 
-def run_crash_log(case, pages=256, rounds=8, run=1, mem=None, every_flush=True):
+def run_crash_log(case, pages=256, rounds=8, run=1, mem=None, every_flush=True, smp=1):
     """The workload's writes and flushes logged by blklogwrites; the log
     replayed onto the blank image up to flush points (every one, or the
     first, a middle one and the last two) and two points between flushes,
@@ -679,7 +679,9 @@ def run_crash_log(case, pages=256, rounds=8, run=1, mem=None, every_flush=True):
     open(log, "wb").close()
     geometry = f"crashpages={pages} crashrounds={rounds} crashrun={run}"
     machine = ["--mem", mem] if mem else []
-    _, problems, out, _ = run_case((f"{name}-workload", machine + [
+    # The workload on `smp` harts; the checks of the replayed copies on one.
+    workload = machine + (["--smp", str(smp)] if smp > 1 else [])
+    _, problems, out, _ = run_case((f"{name}-workload", workload + [
         "--init", "tests", "--append", f"only=crash_workload {geometry}", "--",
         "-global", "virtio-mmio.force-legacy=false",
         "-blockdev", f"driver=file,node-name=f0,filename={data}",
@@ -780,6 +782,13 @@ def stress_cases():
         [case("stress-smp1-seed-4", 4, 1)]
 
 
+def at_smp4(case):
+    """A crash case of QEMU arguments, again with four harts."""
+    name, args, status, expects = case
+    args = [a.replace(f"@scratch:{name}:", f"@scratch:{name}-smp4:") for a in args]
+    return (f"{name}-smp4", ["--smp", "4"] + args, status, expects + [r"smp: 4 of 4 harts online"])
+
+
 def crash_cases():
     # A 16 MiB object streamed through while its map is dropped and rebuilt.
     discard = ("crash-discard-stream", ["--init", "tests", "--disk",
@@ -787,6 +796,17 @@ def crash_cases():
                                         "only=crash_discard_stream"], 0,
                [r"stream: 4096 pages in \d+ ms; [1-9]\d+ discards, [1-9]\d* requests, "
                 r"[1-9]\d* rebuilds", r"PASS crash_discard_stream"] + CRASH_OK)
+    inflight = ("crash-discard-inflight", ["--init", "tests", "--disk",
+                                           "@scratch:crash-discard-inflight:24M", "--append",
+                                           "only=crash_discard_inflight"], 0,
+                [r"discard: writes in flight at [1-9]\d* of 10 discards; 0 requests",
+                 r"PASS crash_discard_inflight"] + CRASH_OK)
+    # A thread stores to pages while sync after sync writes them.
+    stores = ("crash-store-during-sync", ["--init", "tests", "--disk",
+                                          "@scratch:crash-store-during-sync:8M", "--append",
+                                          "only=crash_store_during_sync"], 0,
+              [r"stores: \d+ page stores during 60 syncs in \d+ ms \(0 failed\)",
+               r"PASS crash_store_during_sync"] + CRASH_OK)
     return [("crash-writeback-eio", run_crash_eio, 0, []),
             ("crash-pageout-eio", run_crash_pageout_eio, 0, []),
             ("crash-blklogwrites", run_crash_log, 0, []),
@@ -797,18 +817,10 @@ def crash_cases():
              lambda c: run_crash_log(c, pages=160 * 256, rounds=3, run=64, mem="128M",
                                      every_flush=False), 0, []),
             ("crash-sync-scattered", run_crash_sync_scattered, 0, []),
-            discard,
-            ("crash-discard-inflight", ["--init", "tests", "--disk",
-                                        "@scratch:crash-discard-inflight:24M", "--append",
-                                        "only=crash_discard_inflight"], 0,
-             [r"discard: writes in flight at [1-9]\d* of 10 discards; 0 requests",
-              r"PASS crash_discard_inflight"] + CRASH_OK),
-            # A thread stores to pages while sync after sync writes them.
-            ("crash-store-during-sync", ["--init", "tests", "--disk",
-                                         "@scratch:crash-store-during-sync:8M", "--append",
-                                         "only=crash_store_during_sync"], 0,
-             [r"stores: \d+ page stores during 60 syncs in \d+ ms \(0 failed\)",
-              r"PASS crash_store_during_sync"] + CRASH_OK)]
+            # The workload's writer, the manager and the completions on
+            # four harts; the replayed copies checked on one.
+            ("crash-blklogwrites-smp4", lambda c: run_crash_log(c, smp=4), 0, []),
+            discard, at_smp4(discard), inflight, at_smp4(inflight), stores, at_smp4(stores)]
 
 
 def diskmgr_cases(flt):
@@ -925,8 +937,11 @@ def run_gdb_case(case):
 
 
 # Cases that need longer than TIMEOUT (seconds).
-ALONE = {"guest-tests-virt-smp4", "fuzz-smp4-seed-3", "demo-smp4", "storage-big-smp4",
-         "stress-smp4-seed-1", "stress-smp4-seed-2", "stress-smp4-seed-3"}
+def alone(name):
+    """Cases of four harts run last and one at a time (see main)."""
+    return "-smp4" in name
+
+
 SLOW = {"fuzz-seed-1": 240, "fuzz-seed-2": 240, "sifive_u-ramdisk-pageout": 120,
         "guest-tests-virt-smp4": 180, "fuzz-smp4-seed-3": 240}
 
@@ -1046,9 +1061,9 @@ def main():
     # Cases of several harts run last and one at a time: a spinning vCPU
     # takes a host core, and four of them beside another case's left the
     # kernel lock's holder waiting for one (tests timed out on 2 cores).
-    shared = [c for c in cases if c[0] not in ALONE]
-    alone = [c for c in cases if c[0] in ALONE]
-    for batch, jobs in ((shared, a.jobs), (alone, 1)):
+    last = [c for c in cases if alone(c[0])]
+    shared = [c for c in cases if not alone(c[0])]
+    for batch, jobs in ((shared, a.jobs), (last, 1)):
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
             for name, problems, out, secs in ex.map(lambda c: run_case(c, a.verbose), batch):
                 if problems:
