@@ -333,7 +333,16 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     struct initrd rd = {0};
     if (!cmdline_get(platform.bootargs, "init", init_name, sizeof(init_name)))
         memcpy(init_name, "init", 5);
-    if (platform.initrd_end > platform.initrd_start) {
+    if (platform.initrd_end > platform.initrd_start && platform.initrd_start < dtb_pa + dtb_size &&
+        dtb_pa < platform.initrd_end) {
+        /* Seen with QEMU virt at 64 MiB and OpenSBI fw_jump, which copies
+         * the tree to a fixed 0x82200000 - where QEMU loaded the initrd. */
+        kprintf("initrd: %#lx-%#lx overlaps the device tree at %#lx: the firmware put the tree "
+                "over it (give the machine more memory, or boot with --bios dynamic)\n",
+                (unsigned long)platform.initrd_start, (unsigned long)platform.initrd_end,
+                (unsigned long)dtb_pa);
+        ok = false;
+    } else if (platform.initrd_end > platform.initrd_start) {
         rd = (struct initrd){pa_to_va(platform.initrd_start),
                              platform.initrd_end - platform.initrd_start};
         ok &= initrd_list(&rd);

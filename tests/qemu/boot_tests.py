@@ -158,6 +158,16 @@ CASES = [
     ("virt-missing-init", ["--init", "no-such-program"], 10,
      [r"init: no-such-program: ", r"NewSys: boot FAILED",
       r"NewSys: shutdown \(failure, exit status 10\)"]),
+    # 64 MiB: QEMU loads the initrd at 0x82200000, where OpenSBI fw_jump
+    # copies the device tree - the kernel says so instead of reading a
+    # clobbered archive; fw_dynamic keeps the tree where QEMU put it.
+    ("virt-64m-initrd-under-fdt", ["--mem", "64M", "--init", "tests", "--append", "only=none"],
+     10, [r"initrd: 0x82200000-0x[0-9a-f]+ overlaps the device tree at 0x82200000",
+          r"NewSys: boot FAILED", r"NewSys: shutdown \(failure, exit status 10\)"]),
+    ("virt-64m-dynamic", ["--mem", "64M", "--bios", "dynamic", "--init", "tests", "--append",
+                          "only=debug_write"], 0,
+     [r"frames: zone 0x80000000-0x84000000", r"PASS debug_write", r"\n1 passed, 0 failed",
+      r"NewSys: shutdown \(ok"]),
     ("sifive_u", ["--machine", "sifive_u"], 0,
      [r"model: SiFive HiFive Unleashed", r"console: sifive,uart0",
       r"memory: 0x0000000080000000-0x0000000090000000 \(256 MiB\)",
