@@ -58,17 +58,6 @@ static bool run_alone(const char *name)
     return true;
 }
 
-static uint64_t cmdline_u64(const char *key, uint64_t dflt)
-{
-    const char *p = strstr(ns_bootinfo->cmdline, key);
-    if (!p)
-        return dflt;
-    uint64_t v = 0;
-    for (p += strlen(key); *p >= '0' && *p <= '9'; p++)
-        v = v * 10 + (uint64_t)(*p - '0');
-    return v;
-}
-
 static void cleanup(uint64_t pages)
 {
     ns_memobj_unmap(NS_SLOT_SELF_ASPACE, C_VA, pages);
@@ -196,8 +185,7 @@ static void test_crash_writeback_eio(void)
         CHECK(results[calls] == NS_ERR_IO);
         CHECK(st.dirty >= 1 && st.dirty <= 3);
         printf("    sync %u: %s, %lu dirty, %lu io errors\n", calls + 1,
-               ns_strerror(results[calls]), (unsigned long)st.dirty,
-               (unsigned long)st.io_errors);
+               ns_strerror(results[calls]), (unsigned long)st.dirty, (unsigned long)st.io_errors);
     }
     CHECK(results[calls - 1] == NS_OK);
     printf("    %u syncs; %lu io errors, %lu writes of %lu pages\n", calls,
@@ -239,8 +227,7 @@ static void test_crash_writeback_eio(void)
     uint64_t reads = stats().map_pages_read;
     all = true;
     for (uint64_t p = 0; p < EIO_PAGES; p++)
-        all &= eio_page_ok((const volatile uint64_t *)(C_VA + p * 4096), p, written[p],
-                           "fault");
+        all &= eio_page_ok((const volatile uint64_t *)(C_VA + p * 4096), p, written[p], "fault");
     CHECK(all);
     st = stats();
     CHECK(st.map_pages_read - reads == EIO_PAGES && st.requests_made == 0 && st.io_errors == 5);
@@ -249,8 +236,8 @@ static void test_crash_writeback_eio(void)
     for (uint64_t p = 0; p < EIO_PAGES; p += 16) {
         CHECK_OK(ns_diskrange_read(C_KEY, p * 8, NS_DISK_IO_MAX_SECTORS, cbuf));
         for (uint64_t i = 0; i < 16; i++)
-            all &= eio_page_ok((const volatile uint64_t *)(cbuf + i * 4096), p + i,
-                               written[p + i], "raw");
+            all &= eio_page_ok((const volatile uint64_t *)(cbuf + i * 4096), p + i, written[p + i],
+                               "raw");
     }
     CHECK(all);
     cleanup(EIO_PAGES);
@@ -307,8 +294,8 @@ static void test_crash_pageout_eio(void)
             want += po_word(p, k) * (2 * k + 1);
         }
         if (sum != want && bad++ < 4)
-            printf("    page %lu: checksum %#lx, want %#lx\n", (unsigned long)p,
-                   (unsigned long)sum, (unsigned long)want);
+            printf("    page %lu: checksum %#lx, want %#lx\n", (unsigned long)p, (unsigned long)sum,
+                   (unsigned long)want);
     }
     /* The failed page itself, raw from the disk. */
     CHECK_OK(ns_diskrange_read(C_KEY, 1000 * 8, 8, cbuf));
@@ -411,11 +398,11 @@ static uint64_t cw_pages = 256, cw_rounds = 8, cw_run = 1;
 
 static void cw_setup(void)
 {
-    cw_pages = cmdline_u64("crashpages=", 256);
-    cw_rounds = cmdline_u64("crashrounds=", 8);
-    cw_run = cmdline_u64("crashrun=", 1);
-    if (cw_pages < 256 || cw_pages > 65536 || (cw_pages > 256 && cw_pages % 256) ||
-        cw_rounds < 1 || cw_rounds > 15 || cw_run < 1 || cw_run > 4096) {
+    cw_pages = ktest_cmdline_u64("crashpages=", 256);
+    cw_rounds = ktest_cmdline_u64("crashrounds=", 8);
+    cw_run = ktest_cmdline_u64("crashrun=", 1);
+    if (cw_pages < 256 || cw_pages > 65536 || (cw_pages > 256 && cw_pages % 256) || cw_rounds < 1 ||
+        cw_rounds > 15 || cw_run < 1 || cw_run > 4096) {
         printf("    bad crashpages=%lu or crashrounds=%lu\n", (unsigned long)cw_pages,
                (unsigned long)cw_rounds);
         ktest_failures++;
@@ -424,8 +411,8 @@ static void cw_setup(void)
         cw_run = 1;
     }
 }
-#define CW_SEED   0x6372617368000000ull /* "crash" */
-#define CW_MARK   0x4d41524b00000000ull /* "MARK" */
+#define CW_SEED 0x6372617368000000ull /* "crash" */
+#define CW_MARK 0x4d41524b00000000ull /* "MARK" */
 
 static uint64_t cw_word(uint64_t r, uint64_t p, uint64_t k)
 {
@@ -465,8 +452,7 @@ static void cw_sync(uint64_t r, const char *what)
                "it, %lu resident; bank %lu of %lu KiB used\n",
                (unsigned long)r, what, ns_strerror(e), (unsigned long)a.dirty,
                (unsigned long)b.dirty, (unsigned long)(b.map_pages_written - a.map_pages_written),
-               (unsigned long)b.resident, (unsigned long)(used / 1024),
-               (unsigned long)(limit * 4));
+               (unsigned long)b.resident, (unsigned long)(used / 1024), (unsigned long)(limit * 4));
     }
     CHECK(e == NS_OK);
 }
@@ -526,7 +512,7 @@ static void test_crash_check(void)
     if (!run_alone("crash_check"))
         return;
     cw_setup();
-    uint64_t k_flush = cmdline_u64("crashflush=", 0);
+    uint64_t k_flush = ktest_cmdline_u64("crashflush=", 0);
     CHECK(k_flush >= 1 && k_flush <= 2 * CW_ROUNDS + 1);
     if (k_flush < 1)
         return;
@@ -568,7 +554,10 @@ static void test_crash_check(void)
     printf("crash: flush %lu: data of round %ld: %lu pages exact, %lu newer, %lu bad; marker %s"
            " (want round %ld or later)\n",
            (unsigned long)k_flush, (long)data_round, (unsigned long)exact, (unsigned long)newer,
-           (unsigned long)bad, mark_zero ? "unwritten" : mark_whole ? "whole" : "torn",
+           (unsigned long)bad,
+           mark_zero    ? "unwritten"
+           : mark_whole ? "whole"
+                        : "torn",
            (long)mark_round);
     if (mark_whole && !mark_zero)
         printf("crash: marker round %lu\n", (unsigned long)mr);
@@ -636,8 +625,8 @@ static void test_crash_discard_stream(void)
     ds_progress = ds_turn = 0;
     ds_done = ds_stop = false;
     static uint64_t stack[1024] __attribute__((aligned(16)));
-    CHECK_OK(ns_thread_create(NS_SLOT_ROOT_BANK, C_THREAD, NS_SLOT_SELF_CSPACE,
-                              NS_SLOT_SELF_ASPACE));
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, C_THREAD, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
     CHECK_OK(ns_thread_start_fn(C_THREAD, ds_writer, (uint64_t)&stack[1024], 0));
     uint64_t t0 = ns_clock_us(), discards = 0, rebuilds = 0, syncs_ok = 0, syncs_uncovered = 0,
              asked = 0, bad_requests = 0;
@@ -815,8 +804,8 @@ static void test_crash_store_during_sync(void)
     sd_stop = sd_done = false;
     sd_stores = 0;
     static uint64_t stack[1024] __attribute__((aligned(16)));
-    CHECK_OK(ns_thread_create(NS_SLOT_ROOT_BANK, C_THREAD, NS_SLOT_SELF_CSPACE,
-                              NS_SLOT_SELF_ASPACE));
+    CHECK_OK(
+        ns_thread_create(NS_SLOT_ROOT_BANK, C_THREAD, NS_SLOT_SELF_CSPACE, NS_SLOT_SELF_ASPACE));
     CHECK_OK(ns_thread_start_fn(C_THREAD, sd_writer, (uint64_t)&stack[1024], 0));
     unsigned syncs = 0, failed = 0;
     uint64_t t0 = ns_clock_us();
@@ -832,8 +821,7 @@ static void test_crash_store_during_sync(void)
     printf("    stores: %lu page stores during %u syncs in %lu ms (%u failed); %lu writes of %lu "
            "pages\n",
            (unsigned long)sd_stores, syncs, (unsigned long)((ns_clock_us() - t0) / 1000), failed,
-           (unsigned long)st.map_writes,
-           (unsigned long)st.map_pages_written);
+           (unsigned long)st.map_writes, (unsigned long)st.map_pages_written);
     /* The writer ran during the syncs: pages were stored to while written. */
     CHECK(sd_stores > 10 * SD_PAGES && st.map_pages_written > 2 * SD_PAGES);
     CHECK_OK(ns_memobj_sync(C_MO));

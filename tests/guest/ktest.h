@@ -32,6 +32,10 @@ extern int ktest_failures;
 
 #define CHECK_OK(call) CHECK_ERR(call, NS_OK)
 
+/* The number after `key` (say "seed=") on the kernel command line, or
+ * `dflt` when it is not there. */
+uint64_t ktest_cmdline_u64(const char *key, uint64_t dflt);
+
 struct ktest {
     const char *name;
     void (*fn)(void);

@@ -505,27 +505,16 @@ static void test_manager_writeback(void)
 #define HOT_VA       0x0f00000000ull
 #define HOT_SECTOR   (BIG_SECTOR + BIG_PAGES * 8) /* right after the big object */
 
-static uint64_t cmdline_number(const char *key, uint64_t dflt)
-{
-    const char *p = strstr(ns_bootinfo->cmdline, key);
-    if (!p)
-        return dflt;
-    uint64_t v = 0;
-    for (p += strlen(key); *p >= '0' && *p <= '9'; p++)
-        v = v * 10 + (uint64_t)(*p - '0');
-    return v;
-}
-
 static uint64_t big_seed(void)
 {
-    return cmdline_number("bigseed=", 0);
+    return ktest_cmdline_u64("bigseed=", 0);
 }
 
 /* The object's size: `bigmib=N`, a multiple of 16 MiB (the RAM disk on
  * sifive_u holds at most 256 MiB). */
 static uint64_t big_pages(void)
 {
-    uint64_t mib = cmdline_number("bigmib=", 512);
+    uint64_t mib = ktest_cmdline_u64("bigmib=", 512);
     return (mib && mib % 16 == 0 ? mib : 512) * 256;
 }
 
@@ -614,7 +603,7 @@ static void ticker(unsigned long unused)
 
 static unsigned big_writers(void)
 {
-    uint64_t n = cmdline_number("bigwriters=", 1);
+    uint64_t n = ktest_cmdline_u64("bigwriters=", 1);
     return n >= 1 && n <= BIG_WRITERS_MAX ? (unsigned)n : 1;
 }
 

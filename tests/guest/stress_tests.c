@@ -101,17 +101,6 @@ static uint64_t r_tail_gen[R_PAGES]; /* generation + 1 it was last supplied in *
 static volatile uint64_t mgr_m, mgr_r, mgr_d, mgr_bad, mgr_rebuilds;
 static volatile uint64_t chaos_discards, chaos_ages, chaos_syncs;
 
-static uint64_t cmdline_value(const char *key, uint64_t dflt)
-{
-    const char *p = strstr(ns_bootinfo->cmdline, key);
-    if (!p)
-        return dflt;
-    uint64_t v = 0;
-    for (p += strlen(key); *p >= '0' && *p <= '9'; p++)
-        v = v * 10 + (uint64_t)(*p - '0');
-    return v;
-}
-
 static uint64_t next_random(uint64_t *s)
 {
     *s ^= *s << 13;
@@ -249,7 +238,8 @@ static void window(unsigned w, uint64_t *rng)
 
 static void worker(unsigned long w)
 {
-    uint64_t rng = cmdline_value("stressseed=", 1) * 0x9e3779b97f4a7c15ull ^ (w + 1) * 0x1234567;
+    uint64_t rng =
+        ktest_cmdline_u64("stressseed=", 1) * 0x9e3779b97f4a7c15ull ^ (w + 1) * 0x1234567;
     uint64_t mine = d_pages / X_WORKERS;
     while (!x_stop) {
         unsigned op = (unsigned)(next_random(&rng) % 100);
@@ -407,7 +397,7 @@ static void manager(unsigned long unused)
 static void chaos(unsigned long unused)
 {
     (void)unused;
-    uint64_t rng = cmdline_value("stressseed=", 1) ^ 0xc4a05;
+    uint64_t rng = ktest_cmdline_u64("stressseed=", 1) ^ 0xc4a05;
     for (unsigned i = 0; !x_stop; i++) {
         ns_sleep_us(1000 + next_random(&rng) % 4000);
         uint64_t out = 0;
@@ -573,7 +563,7 @@ static void test_smp_stress(void)
         printf("    needs its own disk: run alone (only=smp_stress, tests/qemu/boot_tests.py)\n");
         return;
     }
-    d_pages = cmdline_value("stresspages=", 24576);
+    d_pages = ktest_cmdline_u64("stresspages=", 24576);
     if (d_pages == 0 || d_pages % D_SPAN || d_pages > D_MAX)
         d_pages = 24576;
     if (ns_bootinfo->disks[0].sectors < X_SECTOR + d_pages * 8) {
@@ -581,7 +571,7 @@ static void test_smp_stress(void)
         CHECK(false);
         return;
     }
-    uint64_t ms = cmdline_value("stressms=", 3000), t0 = ns_clock_us();
+    uint64_t ms = ktest_cmdline_u64("stressms=", 3000), t0 = ns_clock_us();
     setup();
     start(X_MANAGER, manager, 0, hart_of(X_MANAGER), 0);
     start(X_CHAOS, chaos, 0, hart_of(X_CHAOS), 1);
@@ -606,7 +596,7 @@ static void test_smp_stress(void)
     }
     printf("    stress: seed %lu: %u workers on %lu harts, %lu ops in %lu ms (fewest %lu); %lu "
            "ages, %lu syncs\n",
-           (unsigned long)cmdline_value("stressseed=", 1), X_WORKERS,
+           (unsigned long)ktest_cmdline_u64("stressseed=", 1), X_WORKERS,
            (unsigned long)ns_bootinfo->hart_count, (unsigned long)ops,
            (unsigned long)((ns_clock_us() - t0) / 1000), (unsigned long)least,
            (unsigned long)chaos_ages, (unsigned long)chaos_syncs);

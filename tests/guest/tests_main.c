@@ -12,6 +12,17 @@
 
 int ktest_failures;
 
+uint64_t ktest_cmdline_u64(const char *key, uint64_t dflt)
+{
+    const char *p = strstr(ns_bootinfo->cmdline, key);
+    if (!p)
+        return dflt;
+    uint64_t v = 0;
+    for (p += strlen(key); *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    return v;
+}
+
 /* Slots the tests use; everything from NS_SLOT_FIRST_FREE on is free. */
 enum {
     S_A = 20,
