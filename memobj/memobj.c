@@ -1947,6 +1947,12 @@ enum ns_error sys_memobj_map(struct thread *self, uint64_t aspace, uint64_t memo
         return NS_ERR_NO_RIGHTS;
     struct aspace *as = (struct aspace *)ac->obj;
     struct memobj *mo = (struct memobj *)mc->obj;
+    /* A bank full of the cache (pageout follows free memory, not each
+     * bank) would fail the mapping's records: page out first, as a fault
+     * and a supply do (the SMP stress test saw a map fail NO_QUOTA). A
+     * split takes up to three. */
+    if (bank_tight(as->obj.bank, 3 * mapping_cache.size))
+        reclaim_more(16);
     /* Counted before the insert: a remap over the object's own mapping
      * frees nodes naming it, which must not see the count hit zero. */
     mo->mappings++;

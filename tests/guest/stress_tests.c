@@ -88,7 +88,8 @@ static inline uint64_t rword(uint64_t p, uint64_t g, uint64_t k)
 
 static volatile bool x_stop;
 static uint64_t dver[D_MAX]; /* D's versions, each written by its owner only */
-static volatile uint64_t x_errors, x_ops[X_WORKERS], x_writes, x_windows, x_tail_reads;
+static volatile uint64_t x_errors, x_ops[X_WORKERS], x_writes, x_windows, x_tail_reads,
+    x_map_retries;
 static volatile unsigned x_workers_done, x_helpers_done;
 
 /* The resizer's protocol with the readers of R's tail. */
@@ -212,8 +213,15 @@ static void window(unsigned w, uint64_t *rng)
 {
     uint64_t first = next_random(rng) % (d_pages / WIN_PAGES) * WIN_PAGES;
     uint64_t va = WIN_VA + w * WIN_STRIDE;
-    long e = ns_memobj_map(NS_SLOT_SELF_ASPACE, X_D, va, first, WIN_PAGES,
-                           NS_RIGHT_READ | NS_RIGHT_WRITE, NULL);
+    long e;
+    for (int i = 0; i < 100; i++) { /* NO_QUOTA: the bank is full; pageout makes room */
+        e = ns_memobj_map(NS_SLOT_SELF_ASPACE, X_D, va, first, WIN_PAGES,
+                          NS_RIGHT_READ | NS_RIGHT_WRITE, NULL);
+        if (e != NS_ERR_NO_QUOTA)
+            break;
+        __atomic_fetch_add(&x_map_retries, 1, __ATOMIC_RELAXED);
+        ns_sleep_us(1000);
+    }
     if (e != NS_OK) {
         x_fail("window map failed", first, (uint64_t)e, 0);
         return;
@@ -484,7 +492,7 @@ static void setup(void)
     memset(r_head_supplies, 0, sizeof(r_head_supplies));
     memset(r_tail_gen, 0, sizeof(r_tail_gen));
     x_stop = false;
-    x_errors = x_writes = x_windows = x_tail_reads = x_spins = 0;
+    x_errors = x_writes = x_windows = x_tail_reads = x_spins = x_map_retries = 0;
     x_workers_done = x_helpers_done = 0;
     for (unsigned w = 0; w < X_WORKERS; w++)
         x_ops[w] = 0;
@@ -538,11 +546,12 @@ static void verify(void)
            (unsigned long)bad, (unsigned long)d.map_pages_written, (unsigned long)d.map_pages_read,
            (unsigned long)chaos_discards, (unsigned long)mgr_d, (unsigned long)mgr_rebuilds);
     printf("    stress: M: %lu requests for %u pages (%lu after touching all); R: %lu resizes, %lu "
-           "requests, %lu tail reads, %lu spins; %lu windows; %lu bad requests, %lu errors\n",
+           "requests, %lu tail reads, %lu spins; %lu windows (%lu maps retried); %lu bad "
+           "requests, %lu errors\n",
            (unsigned long)m.requests_made, M_PAGES, (unsigned long)m_after,
            (unsigned long)rz_resizes, (unsigned long)r.requests_made, (unsigned long)x_tail_reads,
-           (unsigned long)x_spins, (unsigned long)x_windows, (unsigned long)mgr_bad,
-           (unsigned long)x_errors);
+           (unsigned long)x_spins, (unsigned long)x_windows, (unsigned long)x_map_retries,
+           (unsigned long)mgr_bad, (unsigned long)x_errors);
     CHECK(bad == 0 && x_errors == 0);
     CHECK(mgr_bad == 0);
     CHECK(d.io_errors == 0 && d.dirty == 0);
