@@ -66,6 +66,14 @@ enum pin_err pin_use(struct pin *p, uint64_t now)
     return PIN_OK;
 }
 
+bool pin_abandon(struct pin *p, uint64_t now)
+{
+    if (p->state != PIN_LIVE)
+        return false;
+    expire(p, now);
+    return true;
+}
+
 enum pin_err pin_release(struct pin *p)
 {
     if (p->state == PIN_EXPIRED)
@@ -102,11 +110,7 @@ unsigned pin_expire(struct pin_account *a, uint64_t now, void (*revoke)(struct p
 void pin_account_close(struct pin_account *a, uint64_t now,
                        void (*revoke)(struct pin *p, void *ctx), void *ctx)
 {
-    for (struct pin *p = a->pins; p; p = p->next) {
-        if (p->state != PIN_LIVE)
-            continue;
-        expire(p, now);
-        if (revoke)
+    for (struct pin *p = a->pins; p; p = p->next)
+        if (pin_abandon(p, now) && revoke)
             revoke(p, ctx);
-    }
 }

@@ -71,6 +71,11 @@ enum pin_err pin_use(struct pin *p, uint64_t now);
  * page waits for pin_expire. */
 enum pin_err pin_release(struct pin *p);
 
+/* The holder of live pin `p` is gone (its frame died with it, perhaps
+ * mid-transfer): expired now, its page quarantined for a lease from `now`.
+ * False if it was not live (an expired pin is in quarantine already). */
+bool pin_abandon(struct pin *p, uint64_t now);
+
 /* What the kernel must do now for `a`'s pins, at `now`: `revoke(p)` for
  * each pin whose lease just ended (take the frame from the driver; the
  * page stays out of use), `free(p)` for each whose quarantine is over

@@ -21,6 +21,7 @@ enum ns_root_slot {
     NS_SLOT_ROOT_BANK = 4,
     NS_SLOT_MACHINE = 5,
     NS_SLOT_INITRD = 6, /* the initrd's memory object, READ|EXEC */
+    NS_SLOT_PIN_AUTHORITY = 7, /* the one capability that makes pin accounts (docs/object-server.md) */
     /* One disk-range key per disk, covering the whole device, READ|WRITE
      * (READ only for a read-only device): bootinfo.disk_count of them. */
     NS_SLOT_DISK0 = 8,

@@ -17,6 +17,8 @@ enum ns_cap_type {
     NS_CAP_MEMOBJ = 10, /* a memory object; with NS_RIGHT_MANAGE, its manager's capability */
     NS_CAP_OBJFRAME = 11,  /* an object frame: 16 capability slots, never mapped */
     NS_CAP_DISKRANGE = 12, /* a disk-range key: a run of sectors of one block device */
+    NS_CAP_PIN_AUTHORITY = 13, /* makes pin accounts: init's, for the object server alone */
+    NS_CAP_PIN_ACCOUNT = 14,   /* pins page frames for DMA, within a quota and a lease */
     NS_CAP_TYPE_COUNT
 };
 

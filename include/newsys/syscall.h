@@ -132,6 +132,16 @@ enum ns_syscall {
     NS_SYS_THREAD_SET_HART = 68, /* (thread, hart index < bootinfo hart_count) WRITE right: pin
                                     it there (before it starts, or where it runs); NS_HART_ANY:
                                     unpin, the balancer may move it */
+    /* I/O-pinned frames (frames/iopin.h, docs/object-server.md). */
+    NS_SYS_PIN_ACCOUNT_CREATE = 69, /* (pin authority, bank, dst, pins 1..1024, lease us
+                                       1..60 s) */
+    NS_SYS_FRAME_PIN = 70,          /* (pin account, bank, dst) WRITE right: a zeroed frame,
+                                       pinned for DMA (NS_ERR_NO_QUOTA: the account is full) */
+    NS_SYS_FRAME_INFO = 71,         /* (frame) -> a1 physical address: only of a pinned frame
+                                       within its lease (NO_RIGHTS: not pinned; TIMEOUT: the
+                                       lease is over, the frame was taken away) */
+    NS_SYS_FRAME_UNPIN = 72,        /* (frame) WRITE right: the DMA is over, an ordinary frame
+                                       again (BAD_STATE: not pinned; TIMEOUT: expired) */
 
     NS_SYS_COUNT
 };

@@ -32,6 +32,7 @@
 #include "kernel/core/bank_obj.h"
 #include "kernel/core/cspace_obj.h"
 #include "kernel/core/frame_obj.h"
+#include "kernel/core/pin_obj.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/objframe_obj.h"
 #include "memobj/memobj.h"
@@ -370,11 +371,14 @@ void kmain(uint64_t hartid, uint64_t dtb_pa, uint64_t load_pa)
     aspace_types_init();
     cspace_types_init();
     frame_types_init();
+    pin_types_init();
     bank_types_init();
     ipc_types_init();
     memobj_types_init();
     objframe_types_init();
     syscall_set_timebase(platform.timebase_hz);
+    memobj_set_timebase(platform.timebase_hz); /* deadlines: 1 MHz on sifive_u, not 10 */
+    pin_set_timebase(platform.timebase_hz);
     sched_init(&boot_sched);
     h->sched = &boot_sched;
     kprintf("asid: %u bits\n", asid_bits());

@@ -46,6 +46,7 @@
 #include "kernel/core/cspace_obj.h"
 #include "kernel/core/disk_obj.h"
 #include "kernel/core/kmem.h"
+#include "kernel/core/pin_obj.h"
 #include "kernel/core/sched.h"
 #include "kernel/core/syscall.h"
 #include "kernel/core/thread.h"
@@ -62,7 +63,17 @@ static struct bank root_bank;
  * derivation tree, so no delete or revoke of init's can drop the last one.
  * The two memory objects come from the cache, but the same references
  * keep them alive for good. */
-enum { REF_THREAD, REF_ASPACE, REF_CSPACE, REF_BANK, REF_MACHINE, REF_INITRD, REF_IMAGE, NREFS };
+enum {
+    REF_THREAD,
+    REF_ASPACE,
+    REF_CSPACE,
+    REF_BANK,
+    REF_MACHINE,
+    REF_PIN,
+    REF_INITRD,
+    REF_IMAGE,
+    NREFS
+};
 static struct cap_slot kernel_refs[NREFS];
 static struct aspace root_as;
 static struct cspace_obj root_cs;
@@ -266,11 +277,12 @@ bool rootproc_start(struct hart *h, const struct platform *p, const struct initr
     memcpy(bi->cmdline, p->bootargs, n);
 
     struct cap_slot *slots = root_cs.cs.slots;
-    static const unsigned slot_of[5] = {NS_SLOT_SELF_THREAD, NS_SLOT_SELF_ASPACE,
-                                        NS_SLOT_SELF_CSPACE, NS_SLOT_ROOT_BANK, NS_SLOT_MACHINE};
-    struct kobj *objs[5] = {&root_thread.obj, &root_as.obj, &root_cs.obj, &root_bank.obj,
-                            machine_object()};
-    for (unsigned i = 0; i < 5; i++) {
+    static const unsigned slot_of[6] = {NS_SLOT_SELF_THREAD, NS_SLOT_SELF_ASPACE,
+                                        NS_SLOT_SELF_CSPACE, NS_SLOT_ROOT_BANK,
+                                        NS_SLOT_MACHINE,     NS_SLOT_PIN_AUTHORITY};
+    struct kobj *objs[6] = {&root_thread.obj, &root_as.obj,     &root_cs.obj,
+                            &root_bank.obj,   machine_object(), pin_authority_object()};
+    for (unsigned i = 0; i < 6; i++) {
         cap_install(&kernel_refs[i], objs[i], NS_RIGHTS_ALL, 0);
         cap_slot_derive(&kernel_refs[i], &slots[slot_of[i]], NS_RIGHTS_ALL, 0);
     }

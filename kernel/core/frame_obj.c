@@ -7,6 +7,7 @@
 #include "kernel/core/aspace.h"
 #include "kernel/core/bank.h"
 #include "kernel/core/object.h"
+#include "kernel/core/pin_obj.h"
 #include "kernel/core/thread.h"
 
 static struct kcache frame_cache = KCACHE_INIT("frame", struct frame_obj);
@@ -16,26 +17,66 @@ static bool frame_mapped(const struct frame_obj *f)
     return f->map_as && f->map_as->obj.live && f->map_as->obj.gen == f->map_gen;
 }
 
-static void frame_unmap(struct frame_obj *f)
+void frame_unmap(struct frame_obj *f)
 {
     if (frame_mapped(f))
         aspace_unmap_page(f->map_as, f->map_va, NULL);
     f->map_as = NULL;
 }
 
+void frame_release(struct frame_obj *f)
+{
+    kmem_page_free(pa_to_va(f->pa));
+    obj_free(&frame_cache, &f->obj);
+}
+
 static void frame_destroy(struct kobj *obj)
 {
     struct frame_obj *f = (struct frame_obj *)obj;
     frame_unmap(f);
-    kmem_page_free(pa_to_va(f->pa));
     bank_uncharge(obj->bank, PAGE_SIZE);
-    obj_retire(&frame_cache, obj);
+    bank_uncharge_object(obj);
+    kobj_kill(obj);
+    /* A pinned frame's page may still be a device's target (its driver
+     * died mid-transfer): it waits out a lease first (pin_obj.c). */
+    if (!pin_frame_gone(f))
+        frame_release(f);
 }
 
 void frame_types_init(void)
 {
     static const struct kobj_type_ops ops = {.destroy = frame_destroy};
     kobj_register_type(NS_CAP_FRAME, &ops);
+}
+
+enum ns_error frame_create(struct obj_create *c, struct frame_obj **out)
+{
+    struct frame_obj *f;
+    enum ns_error e = obj_create_alloc(c, &frame_cache, NS_CAP_FRAME, (void **)&f);
+    if (e != NS_OK)
+        return e;
+    e = bank_charge(c->bank, PAGE_SIZE);
+    if (e != NS_OK) {
+        obj_create_abort(&frame_cache, f);
+        return e;
+    }
+    if (!kmem_page_alloc(&f->pa)) {
+        bank_uncharge(c->bank, PAGE_SIZE);
+        obj_create_abort(&frame_cache, f);
+        return NS_ERR_NO_MEMORY;
+    }
+    f->map_as = NULL;
+    f->pin_account = NULL;
+    f->pin = (struct pin){0};
+    *out = f;
+    return NS_OK;
+}
+
+void frame_create_abort(struct obj_create *c, struct frame_obj *f)
+{
+    kmem_page_free(pa_to_va(f->pa));
+    bank_uncharge(c->bank, PAGE_SIZE);
+    obj_create_abort(&frame_cache, f);
 }
 
 enum ns_error sys_frame_alloc(struct thread *self, uint64_t bank, uint64_t dst)
@@ -45,20 +86,8 @@ enum ns_error sys_frame_alloc(struct thread *self, uint64_t bank, uint64_t dst)
     if (e != NS_OK)
         return e;
     struct frame_obj *f;
-    e = obj_create_alloc(&c, &frame_cache, NS_CAP_FRAME, (void **)&f);
-    if (e != NS_OK)
+    if ((e = frame_create(&c, &f)) != NS_OK)
         return e;
-    e = bank_charge(c.bank, PAGE_SIZE);
-    if (e != NS_OK) {
-        obj_create_abort(&frame_cache, f);
-        return e;
-    }
-    if (!kmem_page_alloc(&f->pa)) {
-        bank_uncharge(c.bank, PAGE_SIZE);
-        obj_create_abort(&frame_cache, f);
-        return NS_ERR_NO_MEMORY;
-    }
-    f->map_as = NULL;
     obj_create_install(&c, f, NS_RIGHT_READ | NS_RIGHT_WRITE | NS_RIGHT_EXEC);
     return NS_OK;
 }
@@ -87,6 +116,8 @@ enum ns_error sys_map_frame(struct thread *self, uint64_t aspace, uint64_t frame
     struct aspace *as = (struct aspace *)ac->obj;
     if (frame_mapped(f))
         return NS_ERR_BAD_STATE;
+    if (f->pin_account && f->pin.state == PIN_EXPIRED)
+        return NS_ERR_TIMEOUT; /* its lease is over: the driver lost it */
     if (map_tree_lookup(&as->maps, va))
         return NS_ERR_RANGE; /* a memory object is mapped there */
     e = aspace_map_page(as, va, f->pa, eff);

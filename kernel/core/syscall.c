@@ -22,6 +22,7 @@
 #include "kernel/core/ipc.h"
 #include "kernel/core/notification.h"
 #include "kernel/core/objframe_obj.h"
+#include "kernel/core/pin_obj.h"
 #include "kernel/core/kobj.h"
 #include "kernel/core/object.h"
 #include "kernel/core/sched.h"
@@ -179,6 +180,7 @@ typedef enum ns_error (*syscall_fn)(struct args *a);
 #define A1 (a->r[11])
 #define A2 (a->r[12])
 #define A3 (a->r[13])
+#define A4 (a->r[14])
 
 static enum ns_error do_debug_write(struct args *a)
 {
@@ -508,6 +510,26 @@ static enum ns_error do_memobj_stats(struct args *a)
 {
     return sys_memobj_stats(a->t, A0, A1);
 }
+static enum ns_error do_pin_account_create(struct args *a)
+{
+    return sys_pin_account_create(a->t, A0, A1, A2, A3, A4);
+}
+static enum ns_error do_frame_pin(struct args *a)
+{
+    return sys_frame_pin(a->t, A0, A1, A2);
+}
+static enum ns_error do_frame_info(struct args *a)
+{
+    uint64_t pa = 0;
+    enum ns_error e = sys_frame_info(a->t, A0, &pa);
+    if (e == NS_OK)
+        A1 = pa;
+    return e;
+}
+static enum ns_error do_frame_unpin(struct args *a)
+{
+    return sys_frame_unpin(a->t, A0);
+}
 static enum ns_error do_objframe_create(struct args *a)
 {
     return sys_objframe_create(a->t, A0, A1);
@@ -543,6 +565,10 @@ static enum ns_error do_memobj_preload(struct args *a)
 }
 
 static const syscall_fn syscalls[NS_SYS_COUNT] = {
+    [NS_SYS_PIN_ACCOUNT_CREATE] = do_pin_account_create,
+    [NS_SYS_FRAME_PIN] = do_frame_pin,
+    [NS_SYS_FRAME_INFO] = do_frame_info,
+    [NS_SYS_FRAME_UNPIN] = do_frame_unpin,
     [NS_SYS_OBJFRAME_CREATE] = do_objframe_create,
     [NS_SYS_OBJFRAME_STORE] = do_objframe_store,
     [NS_SYS_OBJFRAME_LOAD] = do_objframe_load,

@@ -141,6 +141,30 @@ static void test_close(void **state)
     assert_int_equal(a.held, 0);
 }
 
+/* A frame dies with its pin live (its driver died mid-transfer): the pin
+ * is expired at once and its page waits a lease; an expired one is left
+ * as it is. */
+static void test_abandon(void **state)
+{
+    (void)state;
+    struct pin_account a;
+    struct pin p = {0}, q = {0};
+    pin_account_init(&a, 2, 30);
+    pin_take(&a, &p, PA(1), 0);
+    pin_take(&a, &q, PA(2), 0);
+    assert_true(pin_abandon(&p, 10));
+    assert_int_equal(p.state, PIN_EXPIRED);
+    assert_false(pin_abandon(&p, 11));
+    assert_int_equal(pin_use(&q, 30), PIN_ERR_EXPIRED);
+    assert_false(pin_abandon(&q, 31));
+    assert_int_equal(pin_expire(&a, 39, on_revoke, on_free, NULL), 0);
+    assert_int_equal(pin_expire(&a, 40, on_revoke, on_free, NULL), 1); /* p: 10 + 30 */
+    assert_int_equal(pin_expire(&a, 60, on_revoke, on_free, NULL), 1); /* q: 30 + 30 */
+    assert_int_equal(freed, 2);
+    assert_int_equal(revoked, 0);
+    assert_int_equal(a.held, 0);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -238,6 +262,7 @@ int main(void)
         cmocka_unit_test_setup(test_expire_sweep, reset),
         cmocka_unit_test_setup(test_leaking_driver, reset),
         cmocka_unit_test_setup(test_close, reset),
+        cmocka_unit_test_setup(test_abandon, reset),
         cmocka_unit_test_setup(test_bad_arguments, reset),
         cmocka_unit_test_setup(test_random_against_model, reset),
     };

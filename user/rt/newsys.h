@@ -154,6 +154,29 @@ static inline long ns_frame_alloc(unsigned long bank, unsigned long dst)
 {
     return ns_sys(NS_SYS_FRAME_ALLOC, bank, dst, 0, 0).err;
 }
+/* I/O-pinned frames (docs/object-server.md): an account of `pins` pins
+ * held at most `lease_us` each, made with the pin authority. */
+static inline long ns_pin_account_create(unsigned long authority, unsigned long bank,
+                                         unsigned long dst, unsigned long pins, uint64_t lease_us)
+{
+    return ns_syscall(NS_SYS_PIN_ACCOUNT_CREATE, authority, bank, dst, pins, lease_us, 0).err;
+}
+static inline long ns_frame_pin(unsigned long account, unsigned long bank, unsigned long dst)
+{
+    return ns_sys(NS_SYS_FRAME_PIN, account, bank, dst, 0).err;
+}
+/* A pinned frame's physical address, while its lease lasts. */
+static inline long ns_frame_info(unsigned long frame, uint64_t *pa)
+{
+    struct ns_ret r = ns_sys(NS_SYS_FRAME_INFO, frame, 0, 0, 0);
+    if (pa)
+        *pa = r.err ? 0 : r.v1;
+    return r.err;
+}
+static inline long ns_frame_unpin(unsigned long frame)
+{
+    return ns_sys(NS_SYS_FRAME_UNPIN, frame, 0, 0, 0).err;
+}
 static inline long ns_map_frame(unsigned long aspace, unsigned long frame, uint64_t va,
                                 unsigned long rights, unsigned long *effective)
 {

@@ -7,6 +7,7 @@
 #include "kernel/arch/riscv/irq.h"
 #include "kernel/arch/riscv/smp.h"
 #include "kernel/arch/riscv/tlb.h"
+#include "kernel/core/pin_obj.h"
 #include "kernel/core/sched.h"
 #include "memobj/memobj.h"
 #include "sbi/sbi.h"
@@ -34,8 +35,10 @@ void timer_interrupt(struct hart *h)
     tlb_tick(h);
     if (h->sched) {
         sched_tick(h->sched, now);
-        if (h->index == smp_hart(0)->index) /* pageout's clock: one hart is enough */
+        if (h->index == smp_hart(0)->index) { /* pageout's clock, leases: one hart is enough */
             memobj_tick(h, now);
+            pin_tick(now);
+        }
     }
 }
 
