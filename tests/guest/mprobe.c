@@ -9,7 +9,12 @@
  *      shrinks it);
  *   3. read the last page again from a second thread whose fault handler
  *      is this one, and send (label MPROBE_FAULT, word 0 = the fault kind
- *      it took, word 1 = its last word; 0 if it read without a fault). */
+ *      it took, word 1 = its last word; 0 if it read without a fault).
+ *
+ * With argument MPROBE_ARG_PIN it probes instead that a process that was
+ * not given the pin authority learns no physical address: the frame it is
+ * given tells none, and no slot of its own makes a pin account or pins a
+ * frame (MPROBE_PIN). */
 #include <stdio.h>
 
 #include "tests/guest/mprobe.h"
@@ -37,11 +42,29 @@ static long report(uint64_t label, uint64_t w0, uint64_t w1)
     return ns_send(SLOT_REPORT, &m);
 }
 
+static int probe_pins(const struct ns_procinfo *pi)
+{
+    uint64_t pa = 0, made = 0;
+    long info = ns_frame_info(SLOT_OBJ, &pa);
+    unsigned long dst;
+    if (ns_slot_alloc(&dst))
+        return 1;
+    for (unsigned long s = 0; s < pi->cspace_slots; s++) {
+        made += ns_pin_account_create(s, NS_SLOT_ROOT_BANK, dst, 1, 1000) == NS_OK;
+        ns_cap_delete(dst);
+        made += ns_frame_pin(s, NS_SLOT_ROOT_BANK, dst) == NS_OK;
+        ns_cap_delete(dst);
+    }
+    return report(MPROBE_PIN, (uint64_t)info, made + (pa != 0)) == NS_OK ? 0 : 1;
+}
+
 int main(void)
 {
     const struct ns_procinfo *pi = ns_procinfo();
     if (!pi || pi->arg == 0)
         return 1;
+    if (pi->arg == MPROBE_ARG_PIN)
+        return probe_pins(pi);
     uint64_t pages = pi->arg, sum = 0;
     if (ns_memobj_map(NS_SLOT_SELF_ASPACE, SLOT_OBJ, OBJ_VA, 0, pages, NS_RIGHT_READ, NULL) !=
         NS_OK)

@@ -1258,6 +1258,24 @@ static void test_frame_pin(void)
     CHECK_OK(ns_frame_pin(ACC, NS_SLOT_ROOT_BANK, F2 + 2));
     CHECK_OK(ns_frame_pin(ACC, NS_SLOT_ROOT_BANK, F2 + 3)); /* both pins free again */
     CHECK_OK(ns_frame_unpin(F2 + 2));
+    /* Another process, given a frame but not the authority: no address
+     * from the frame, no account and no pin from any slot of its own. */
+    {
+        enum { EP = PLAIN + 1 };
+        struct ns_process kid;
+        CHECK_OK(ns_endpoint_create(NS_SLOT_ROOT_BANK, EP));
+        struct ns_spawn_cap c[2] = {
+            {.src = PLAIN, .dst = NS_SLOT_FIRST_GIVEN, .rights = NS_RIGHT_READ},
+            {.src = EP, .dst = NS_SLOT_FIRST_GIVEN + 1, .rights = NS_RIGHT_WRITE},
+        };
+        struct ns_spawn_opts o = {.arg = MPROBE_ARG_PIN, .ncaps = 2, .caps = c};
+        CHECK_OK(ns_spawn("mprobe", &o, &kid));
+        struct ns_msg m = {0};
+        CHECK_OK(ns_recv(EP, &m));
+        CHECK(NS_MSG_LABEL(m.info) == MPROBE_PIN && m.w[0] == NS_ERR_NO_RIGHTS && m.w[1] == 0);
+        CHECK_OK(ns_process_wait(&kid, 5000000));
+        ns_process_destroy(&kid);
+    }
     /* A copy of the authority without WRITE makes nothing. */
     CHECK_OK(ns_cap_copy(NS_SLOT_PIN_AUTHORITY, F1 + 10, NS_RIGHT_READ));
     CHECK_ERR(ns_pin_account_create(F1 + 10, NS_SLOT_ROOT_BANK, F1 + 11, 1, 1000),
