@@ -73,7 +73,7 @@ _Noreturn void secondary_main(struct hart *h)
         }
         asm volatile("wfi");
         if (csr_read(sip) & SIE_SSIE) {
-            csr_clear(sip, SIE_SSIE);
+            csr_clear(sip, SIP_SSIP);
             asm volatile("fence rw, rw" ::: "memory");
             ipis_seen[h->index]++;
             uint32_t seq = calls[h->index].seq;
@@ -217,7 +217,7 @@ struct hart *smp_hart(unsigned i)
 void klock_park_prepare(int who)
 {
     (void)who;
-    csr_clear(sip, SIE_SSIE);
+    csr_clear(sip, SIP_SSIP);
 }
 
 void klock_park(int who)
