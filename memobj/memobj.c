@@ -1776,6 +1776,21 @@ static __attribute__((noinline)) int fault_missing(struct hart *h, struct thread
     return 0;
 }
 
+bool memobj_fault_resident(struct aspace *as, uint64_t va, enum fault_access access)
+{
+    struct mapping *m = as ? map_tree_lookup(&as->maps, va) : NULL;
+    if (!m || !(m->rights & access_right[access]) || !((struct memobj *)m->obj)->obj.live)
+        return false;
+    struct memobj *mo = m->obj;
+    uint64_t vpage = va & ~(uint64_t)(PAGE_SIZE - 1);
+    uint64_t page = m->obj_page + (vpage - m->va_start) / PAGE_SIZE;
+    if (page >= pages_of(mo->length))
+        return false;
+    struct cache_page *cp = page_cache_lookup(&mo->cache, page);
+    uint64_t aux = 0;
+    return cp && map_cached(mo, cp, as, vpage, m->rights, access, &aux) == 0;
+}
+
 int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_access access,
                  uint64_t *aux)
 {

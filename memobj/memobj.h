@@ -68,7 +68,7 @@ struct memobj {
      * or stale: no map) and its height; map reads in flight; counters. */
     struct cap_slot map;
     uint32_t map_height;
-    bool track_dirty; /* backed by a map (now or once): clean pages are mapped read-only */
+    bool track_dirty;         /* backed by a map (now or once): clean pages are mapped read-only */
     uint32_t readahead_pages; /* 1..64 */
     uint32_t io_inflight;     /* map transfers not yet completed */
     struct map_io *io_list;   /* those transfers */
@@ -78,7 +78,7 @@ struct memobj {
     bool sync_running, sync_again;
     struct memobj_sync *syncs; /* NS_SYS_MEMOBJ_SYNC calls in progress */
     bool manager_writeback;    /* NS_MEMOBJ_CTL_WRITEBACK: dirty pages go back to the manager */
-    struct page_request *writebacks; /* NS_PAGE_REQ_WRITEBACK requests, one page each */
+    struct page_request *writebacks;          /* NS_PAGE_REQ_WRITEBACK requests, one page each */
     struct memobj *mapped_next, *mapped_prev; /* on the list of objects with a map */
     bool on_mapped_list;
     uint64_t map_reads, map_pages_read, map_writes, map_pages_written, io_errors, map_discards;
@@ -100,6 +100,14 @@ void memobj_types_init(void);
  * (with *aux for the fault message's last word). */
 int memobj_fault(struct hart *h, struct thread *t, uint64_t va, enum fault_access access,
                  uint64_t *aux);
+/* A copy to or from user memory by the kernel (a system call's buffer)
+ * faulted at `va` in `as`: map the page if the object has it and the
+ * mapping allows the access - the first store to a clean disk-backed page,
+ * a cached page this space has not touched yet - and say so, so the copy
+ * is run again. False when that would need the manager, the disk or a
+ * wait (the kernel cannot block in the middle of a copy): the call then
+ * fails with NS_ERR_BAD_ADDRESS as before. */
+bool memobj_fault_resident(struct aspace *as, uint64_t va, enum fault_access access);
 
 /* `t` waits on a page request and is being suspended or destroyed. */
 void memobj_cancel_wait(struct thread *t);

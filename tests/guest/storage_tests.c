@@ -367,6 +367,31 @@ static void test_storage_map_io_error(void)
 /* Stores mark pages dirty; sync writes exactly those, in runs under one
  * key, and flushes; evict drops clean pages; what comes back from the disk
  * is what was written. */
+/* A system call writes its result into a clean page of a disk-backed
+ * object (mapped read-only until the first store, to see it): the kernel's
+ * own store faults, the page is made dirty and writable, and the call
+ * succeeds - it failed with NS_ERR_BAD_ADDRESS before. The result is
+ * written back like any store. */
+static void test_storage_kernel_copy_into_clean_page(void)
+{
+    if (!have_disk())
+        return;
+    make_mapped_object(48, 3, true);
+    CHECK(page_matches(6, 4096)); /* resident, clean */
+    struct ns_memobj_stats st;
+    CHECK_OK(ns_memobj_stats(T_MO, &st));
+    CHECK(st.dirty == 0);
+    struct ns_memobj_stats *in_page = (struct ns_memobj_stats *)(OBJ_VA + 6 * 4096);
+    CHECK_OK(ns_memobj_stats(T_MO, in_page));
+    CHECK(in_page->length == st.length && in_page->dirty == 0);
+    CHECK_OK(ns_memobj_stats(T_MO, &st));
+    CHECK(st.dirty == 1);
+    CHECK_OK(ns_memobj_sync(T_MO));
+    CHECK_OK(ns_diskrange_read(T_KEY, 6 * 8, 8, iobuf));
+    CHECK(((const struct ns_memobj_stats *)iobuf)->length == st.length);
+    cleanup();
+}
+
 static void test_storage_writeback(void)
 {
     if (!have_disk())
@@ -785,6 +810,7 @@ const struct ktest storage_tests[] = {
     {"storage_map_bad_keys", test_storage_map_bad_keys},
     {"storage_map_discard", test_storage_map_discard},
     {"storage_writeback", test_storage_writeback},
+    {"storage_kernel_copy_into_clean_page", test_storage_kernel_copy_into_clean_page},
     {"manager_writeback", test_manager_writeback},
     {"storage_big_sync", test_storage_big_sync},
     {"storage_big_nosync", test_storage_big_nosync},

@@ -1945,6 +1945,36 @@ static void test_redriven_request_not_handed_out(void **state)
     map_world_end(c);
 }
 
+/* A system call's copy into a clean disk-backed page (mapped read-only to
+ * see the first store) or into a resident page not yet mapped here faults
+ * in the kernel: memobj_fault_resident maps it with the rights the access
+ * needs, marks it dirty for a store, and the copy runs again. A page the
+ * object does not have is left alone (no request: the kernel cannot wait
+ * in the middle of a copy). */
+static void test_kernel_copy_faults_resident(void **state)
+{
+    (void)state;
+    struct thread *c = map_world();
+    read_in(c, 3);
+    uint64_t va = VA0 + 3 * PAGE_SIZE + 8;
+    assert_int_equal(pte_rights(c, VA0 + 3 * PAGE_SIZE) & NS_RIGHT_WRITE, 0);
+    assert_true(memobj_fault_resident(c->as, va, ACCESS_WRITE));
+    assert_true(pte_rights(c, VA0 + 3 * PAGE_SIZE) & NS_RIGHT_WRITE);
+    assert_int_equal(MO()->dirty, 1);
+    /* Resident but unmapped here: mapped by the retry. */
+    assert_int_equal(unmap(c, VA0 + 3 * PAGE_SIZE, 1), NS_OK);
+    assert_int_equal(map(c, VA0 + 3 * PAGE_SIZE, 3, 1, RW), NS_OK);
+    assert_null(fk_pte_find(c->as, VA0 + 3 * PAGE_SIZE));
+    assert_true(memobj_fault_resident(c->as, va, ACCESS_READ));
+    assert_non_null(fk_pte_find(c->as, VA0 + 3 * PAGE_SIZE));
+    /* Not resident: nothing asked, nothing read. */
+    assert_false(memobj_fault_resident(c->as, VA0 + 9 * PAGE_SIZE, ACCESS_READ));
+    assert_int_equal(fd.queued, 0);
+    assert_int_equal(nrequests(MO()), 0);
+    assert_false(memobj_fault_resident(c->as, 0x7000000, ACCESS_READ)); /* no mapping */
+    map_world_end(c);
+}
+
 /* Pageout by the clock under memory pressure: one sweep drops the clean
  * pages and writes the dirty run back, its completion frees those pages.
  * Each frame may be freed only after the shootdown of its PTEs, which
@@ -2287,6 +2317,7 @@ int main(void)
         T(test_truncate_during_writeback),
         T(test_pageout_frees_after_shootdown),
         T(test_redriven_request_not_handed_out),
+        T(test_kernel_copy_faults_resident),
         T(test_sync_waiter_and_death),
         T(test_accessed_bit_by_fault),
         T(test_accessed_bit_by_fault_emulated),

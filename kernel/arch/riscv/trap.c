@@ -10,6 +10,7 @@
 #include "kernel/boot/panic.h"
 #include "kernel/core/aspace.h"
 #include "kernel/core/sched.h"
+#include "memobj/memobj.h"
 
 extern const struct extable_entry __ex_table_start[], __ex_table_end[];
 
@@ -60,7 +61,9 @@ static unsigned long extable_fixup(unsigned long pc)
 /* A copy to or from user memory faulted. On hardware that faults rather
  * than set a PTE's accessed or dirty bit (pte.h), a page the clock has
  * aged does so on the kernel's access as on the program's: set the bit
- * and run the access again instead of failing the system call. */
+ * and run the access again instead of failing the system call. So too for
+ * a page its memory object has but this space has not mapped yet, or maps
+ * read-only to see the first store (a clean disk-backed page). */
 static bool user_access_retry(struct hart *h, const struct trap_frame *tf)
 {
     bool write;
@@ -75,7 +78,8 @@ static bool user_access_retry(struct hart *h, const struct trap_frame *tf)
         return false;
     }
     struct thread *t = h->sched ? h->sched->current : NULL;
-    return t && aspace_fix_ad(t->as, tf->stval, write);
+    return t && (aspace_fix_ad(t->as, tf->stval, write) ||
+                 memobj_fault_resident(t->as, tf->stval, write ? ACCESS_WRITE : ACCESS_READ));
 }
 
 void trap_init(void)
