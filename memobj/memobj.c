@@ -451,6 +451,7 @@ static void sync_abort_all(struct memobj *mo);
 static uint64_t memobj_evict(struct memobj *mo);
 static uint64_t reclaim_pages(uint64_t want);
 static uint64_t reclaim_more(uint64_t want);
+static bool reclaim_light;      /* one bounded scan: no second lap, no map discard */
 static bool reclaim_clean_only; /* the sweep frees clean pages and starts no writes */
 static bool bank_tight(const struct bank *b, uint64_t bytes);
 static void writebacks_free(struct memobj *mo);
@@ -1596,7 +1597,7 @@ static uint64_t reclaim_pages(uint64_t want)
      * from here. Otherwise sweep on, up to twice round - which, done at
      * once, takes the second chance from every page, so it is the last
      * resort and not the rule while a stream of dirty pages goes out. */
-    if (r.freed + r.writing == 0 && pageout_writes_inflight == 0) {
+    if (r.freed + r.writing == 0 && pageout_writes_inflight == 0 && !reclaim_light) {
         struct clock_result more;
         clock_scan(&page_clock, want, 2 * page_clock.pages + 1, &ops, &more);
         r.freed += more.freed;
@@ -1605,11 +1606,16 @@ static uint64_t reclaim_pages(uint64_t want)
     }
     if (r.scanned)
         aspace_age_flush(); /* the accessed bits cleared: other harts at their tick */
+    /* The batch's shootdowns and frees first: discarding maps destroys
+     * their object frames, whose slots may hold the last capability to a
+     * frame or a memory object still mapped on another hart - its destroy
+     * frees pages straight after unmapping them. */
+    aspace_batch_end();
     /* Nothing on the clock could go (not merely used lately) and nothing
      * is on its way out: the maps' own frames are what is left to give. */
-    if (r.freed == 0 && r.writing == 0 && r.referenced == 0 && pageout_writes_inflight == 0)
+    if (r.freed == 0 && r.writing == 0 && r.referenced == 0 && pageout_writes_inflight == 0 &&
+        !reclaim_light)
         memobj_discard_all_maps();
-    aspace_batch_end();
     sweeping = false;
     return r.freed;
 }
@@ -1630,6 +1636,18 @@ static uint64_t reclaim_more(uint64_t want)
 {
     uint64_t coming = pageout_coming();
     return coming >= want ? 0 : reclaim_pages(want - coming);
+}
+
+/* For a system call short of room in a bank: one bounded scan of the
+ * clock, never the whole-clock last resort nor the map discard - the bank
+ * may be full of what pageout cannot give (the review of the SMP work: a
+ * full bank made every map call sweep the clock twice and drop every
+ * storage map in the system). */
+static void reclaim_lightly(uint64_t want)
+{
+    reclaim_light = true;
+    reclaim_more(want);
+    reclaim_light = false;
 }
 
 uint64_t memobj_reclaim(void)
@@ -1967,7 +1985,7 @@ enum ns_error sys_memobj_map(struct thread *self, uint64_t aspace, uint64_t memo
      * and a supply do (the SMP stress test saw a map fail NO_QUOTA). A
      * split takes up to three. */
     if (bank_tight(as->obj.bank, 3 * mapping_cache.size))
-        reclaim_more(16);
+        reclaim_lightly(16);
     /* Counted before the insert: a remap over the object's own mapping
      * frees nodes naming it, which must not see the count hit zero. */
     mo->mappings++;
@@ -2109,6 +2127,7 @@ static enum ns_error fill_pages(struct memobj *mo, uint64_t first, uint64_t page
     _Static_assert(SUPPLY_MAX_PAGES <= 64, "one bit of `fresh` per page");
     void *frames[SUPPLY_MAX_PAGES];
     uint64_t fresh = 0; /* bit i: frames[i] holds a new frame */
+    bool retried = false;
     uint64_t last_page = pages_of(mo->length) - 1, tail = mo->length % PAGE_SIZE;
     enum ns_error e = NS_OK;
     for (uint64_t i = 0; i < pages && e == NS_OK; i++) {
@@ -2119,7 +2138,10 @@ static enum ns_error fill_pages(struct memobj *mo, uint64_t first, uint64_t page
              * follows free memory, not each bank): page out, as a fault
              * does, and try once more. Seen in the SMP stress test: a
              * supply failed with NO_QUOTA while the clock held plenty. */
-            reclaim_more(pages - i + 16);
+            if (!retried) {
+                retried = true;
+                reclaim_lightly(pages - i + 16);
+            }
             if (bank_charge(mo->obj.bank, PAGE_SIZE) != NS_OK) {
                 e = NS_ERR_NO_QUOTA;
                 break;

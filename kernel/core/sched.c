@@ -77,12 +77,14 @@ void sched_kick(struct hart *h)
         sbi_send_ipi(1, h->hartid);
 }
 
-/* An idle hart other than `busy`, or NULL. */
+/* An idle hart other than `busy` and this one (which is about to pick
+ * anyway), or NULL. */
 static struct hart *idle_hart(const struct hart *busy)
 {
+    struct hart *self = hart_self();
     for (unsigned i = 0; i < smp_online(); i++) {
         struct hart *h = smp_hart(i);
-        if (h != busy && h->sched && !h->sched->current && !h->sched->handoff)
+        if (h != busy && h != self && h->sched && !h->sched->current && !h->sched->handoff)
             return h;
     }
     return NULL;

@@ -227,6 +227,9 @@ void klock_park(int who)
     csr_write(sie, SIE_SSIE);
     asm volatile("wfi" ::: "memory");
     csr_write(sie, enabled);
+    /* The wake-up is spent: left pending it would trap as soon as the
+     * hart enabled interrupts, and take the lock once more for nothing. */
+    csr_clear(sip, SIP_SSIP);
 }
 
 void klock_unpark(int who)
