@@ -396,7 +396,7 @@ enum ns_error aspace_unmap_page_noflush(struct aspace *as, uint64_t va)
 
 void aspace_flush_range(struct aspace *as, uint64_t va, uint64_t npages)
 {
-    uint64_t targets = as->harts & ~tlb_this_hart() ? shoot_targets(as) : as->harts;
+    uint64_t targets = shoot_targets(as);
     if (npages == 1)
         tlb_flush_page(targets, as->asid, va);
     else if (npages)
@@ -517,8 +517,8 @@ static void aspace_destroy(struct kobj *obj)
         memobj_aspace_teardown(as);
         if (as->owed_hi)
             batch_flush();
-                /* it leaves the batch's list before it goes */ /* mappings first: their PTEs live
-                                                                   in the tables */
+        /* it leaves the batch's list before it goes */ /* mappings first: their PTEs live
+                                                           in the tables */
         /* Walk caches too, before the tables go. */
         if (as->asid)
             tlb_flush_asid(as->harts, as->asid);

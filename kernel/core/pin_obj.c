@@ -87,7 +87,6 @@ void pin_types_init(void)
 {
     static const struct kobj_type_ops ops = {.destroy = account_destroy};
     kobj_register_type(NS_CAP_PIN_ACCOUNT, &ops);
-    pin_authority_object();
 }
 
 void pin_set_timebase(uint64_t hz)
@@ -144,7 +143,8 @@ enum ns_error sys_frame_pin(struct thread *self, uint64_t account, uint64_t bank
     return NS_OK;
 }
 
-static enum ns_error pinned_frame(struct thread *self, uint64_t frame, uint32_t rights,
+/* The frame in slot `frame` (pinned or not: the callers tell). */
+static enum ns_error frame_lookup(struct thread *self, uint64_t frame, uint32_t rights,
                                   struct frame_obj **out)
 {
     struct cap_slot *fc;
@@ -158,7 +158,7 @@ static enum ns_error pinned_frame(struct thread *self, uint64_t frame, uint32_t 
 enum ns_error sys_frame_info(struct thread *self, uint64_t frame, uint64_t *pa)
 {
     struct frame_obj *f;
-    enum ns_error e = pinned_frame(self, frame, 0, &f);
+    enum ns_error e = frame_lookup(self, frame, 0, &f);
     if (e != NS_OK)
         return e;
     if (!f->pin_account)
@@ -176,7 +176,7 @@ enum ns_error sys_frame_info(struct thread *self, uint64_t frame, uint64_t *pa)
 enum ns_error sys_frame_unpin(struct thread *self, uint64_t frame)
 {
     struct frame_obj *f;
-    enum ns_error e = pinned_frame(self, frame, NS_RIGHT_WRITE, &f);
+    enum ns_error e = frame_lookup(self, frame, NS_RIGHT_WRITE, &f);
     if (e != NS_OK)
         return e;
     if (!f->pin_account)
